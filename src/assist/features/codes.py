@@ -1,0 +1,74 @@
+"""Code lists used by the source tables: one place for every categorical value.
+
+The district layout follows the seeds' X district (13 streets/towns, ~300 residents'
+committees); street names here are fictional.
+"""
+
+from __future__ import annotations
+
+STREETS: dict[str, str] = {
+    "S01": "东湖街道",
+    "S02": "西林街道",
+    "S03": "南苑街道",
+    "S04": "北河街道",
+    "S05": "新桥街道",
+    "S06": "长乐街道",
+    "S07": "梅园街道",
+    "S08": "枫林街道",
+    "S09": "临江街道",
+    "S10": "华泾街道",
+    "S11": "古美镇",
+    "S12": "龙华镇",
+    "S13": "七宝镇",
+}
+#: residents' committees per street (sums to 304, "300+" in the seeds' district)
+COMMUNITIES_PER_STREET: dict[str, int] = {
+    "S01": 26, "S02": 24, "S03": 22, "S04": 25, "S05": 21, "S06": 23, "S07": 20,
+    "S08": 27, "S09": 19, "S10": 22, "S11": 26, "S12": 25, "S13": 24,
+}
+
+
+def community_codes() -> list[str]:
+    """All community codes, ``S01C001`` style, street by street."""
+    return [f"{s}C{i:03d}" for s, n in COMMUNITIES_PER_STREET.items() for i in range(1, n + 1)]
+
+
+REGISTRATION_TYPES = ("local", "non_local", "mixed")
+ADDRESS_CLASSES = ("commodity", "old_public", "old_lane", "public_rental", "resettlement", "other")
+SEXES = ("F", "M")
+RELATIONS = ("head", "spouse", "child", "parent", "grandchild", "sibling", "other")
+HUKOU = ("local", "non_local")
+EDUCATION_LEVELS = ("none", "primary", "junior", "senior", "vocational", "college", "postgraduate")
+TENURES = ("owned", "public_rental", "private_rental", "employer", "relative", "other")
+HOUSING_CONDITIONS = ("good", "old", "shared_facilities", "dilapidated")
+DISABILITY_TYPES = ("physical", "visual", "hearing", "speech", "intellectual", "mental", "multiple")
+SCHOOL_LEVELS = ("kindergarten", "primary", "junior", "senior", "vocational")
+APPEAL_CATEGORIES = ("hardship", "housing", "medical", "employment", "utilities", "other")
+VERIFICATION_TRIGGERS = ("application", "referral", "routine_review")
+VERIFICATION_OUTCOMES = ("confirmed", "not_in_need", "unreachable", "declined")
+DIAGNOSIS_GROUPS = (
+    "cancer", "cardiovascular", "diabetes", "respiratory", "renal", "mental", "injury",
+    "maternity", "other",
+)
+PROGRAMMES: dict[str, str] = {
+    "dibao": "最低生活保障",
+    "low_income": "低收入家庭",
+    "tekun": "特困人员供养",
+    "expenditure": "支出型贫困生活救助",
+    "medical": "医疗救助",
+    "education": "教育救助",
+    "employment": "就业援助",
+    "housing": "住房救助",
+    "temporary": "临时救助",
+    "charity": "慈善帮扶",
+}
+CAUSES: dict[str, tuple[str, str]] = {
+    "illness": ("因病", "illness"),
+    "disability": ("因残", "disability"),
+    "unemployment": ("失业", "unemployment"),
+    "education": ("因学", "schooling cost"),
+    "housing": ("住房困难", "housing"),
+    "expenditure": ("支出型", "unavoidable expenditure"),
+    "lack_of_care": ("缺乏照料", "lack of care"),
+    "income_loss": ("收入骤减", "income loss"),
+}
