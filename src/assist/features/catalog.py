@@ -1,0 +1,184 @@
+"""Types of the indicator catalog: one entry per indicator, declared once.
+
+The built-in catalog (22 indicators in 7 dimensions, :mod:`assist.features.indicators`) and a
+catalog a district declares in YAML for its own flat household table
+(:mod:`assist.features.custom`) are both a :class:`Catalog` of :class:`Indicator` entries.
+Everything downstream — feature matrix, monotone constraints, deprivation index, explanation
+labels, report labels, the README table — reads this structure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from assist.errors import ConfigError
+
+WEIGHT_TOLERANCE = 1e-6
+
+#: tables by name (as produced by ingest), already restricted to what was known at ``as_of``
+Tables = Mapping[str, pd.DataFrame]
+#: a built-in indicator's compute function: (tables, context) -> one value per household
+Compute = Callable[["Tables", "BuildContext"], pd.Series]
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What an indicator's compute function may know besides the tables."""
+
+    as_of: pd.Timestamp
+    #: household ids (index of every returned Series), sorted
+    households: pd.Index
+    #: minimum-living line in force at ``as_of``, CNY per person per month
+    minimum_living_line: float
+
+
+@dataclass(frozen=True)
+class MissingRule:
+    """What to do when an indicator cannot be computed for a household.
+
+    ``fill``: use ``value`` as the indicator value. ``deprived`` / ``not_deprived``: keep the
+    value missing (the need model handles missing values natively) and count the household as
+    deprived / not deprived on this indicator in the deprivation index.
+    """
+
+    strategy: Literal["fill", "deprived", "not_deprived"]
+    reason: str
+    value: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.strategy == "fill") != (self.value is not None):
+            raise ConfigError("a 'fill' missing rule needs a value, and only it takes one")
+
+
+NOT_DEPRIVED_IF_MISSING = MissingRule("not_deprived", "no record: not counted as deprived")
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One indicator of household hardship."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    dimension: str
+    unit: str
+    #: +1: a higher value means more hardship (deprived when value > cutoff);
+    #: -1: a lower value means more hardship (deprived when value < cutoff)
+    direction: Literal[1, -1]
+    cutoff: float
+    #: share of the whole index; all weights of a catalog sum to 1
+    weight: float
+    description: str
+    #: distress-cause code (see :data:`assist.features.codes.CAUSES`); optional for foreign data
+    cause: str | None = None
+    sources: tuple[str, ...] = ()
+    missing: MissingRule = NOT_DEPRIVED_IF_MISSING
+    #: built-in indicators: how to compute the value from the source tables
+    compute: Compute | None = field(default=None, repr=False, compare=False)
+    #: flat-table indicators: the column to read, or a pandas ``eval`` expression
+    column: str | None = None
+    expr: str | None = None
+
+    def deprived(self, values: pd.Series) -> pd.Series:
+        """Boolean deprivation of each household on this indicator (strict inequality)."""
+        v = pd.to_numeric(values, errors="coerce").astype(float)
+        hit = v > self.cutoff if self.direction == 1 else v < self.cutoff
+        missing = v.isna()
+        if missing.any():
+            if self.missing.strategy == "fill":
+                filled = pd.Series(self.missing.value, index=v.index, dtype=float)
+                fill_hit = filled > self.cutoff if self.direction == 1 else filled < self.cutoff
+                hit = hit.where(~missing, fill_hit)
+            else:
+                hit = hit.where(~missing, self.missing.strategy == "deprived")
+        return hit.astype(bool)
+
+    def fill_missing(self, values: pd.Series) -> pd.Series:
+        """Apply the ``fill`` missing rule (other rules keep NaN for the model)."""
+        if self.missing.strategy == "fill":
+            return values.fillna(self.missing.value)
+        return values
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """An ordered, validated set of indicators."""
+
+    name: str
+    version: str
+    indicators: tuple[Indicator, ...]
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def __iter__(self) -> Iterator[Indicator]:
+        return iter(self.indicators)
+
+    def __len__(self) -> int:
+        return len(self.indicators)
+
+    def __getitem__(self, indicator_id: str) -> Indicator:
+        for ind in self.indicators:
+            if ind.id == indicator_id:
+                return ind
+        raise KeyError(f"catalog {self.name!r} has no indicator {indicator_id!r}")
+
+    @property
+    def ids(self) -> list[str]:
+        """Indicator ids in catalog order (the feature-matrix column order)."""
+        return [i.id for i in self.indicators]
+
+    @property
+    def dimensions(self) -> list[str]:
+        """Dimensions in order of first appearance."""
+        return list(dict.fromkeys(i.dimension for i in self.indicators))
+
+    @property
+    def weights(self) -> pd.Series:
+        """Indicator weights indexed by id."""
+        return pd.Series({i.id: i.weight for i in self.indicators}, dtype=float)
+
+    @property
+    def monotone_constraints(self) -> list[int]:
+        """LightGBM monotone constraints in feature order, from each indicator's direction."""
+        return [int(i.direction) for i in self.indicators]
+
+    def by_dimension(self) -> dict[str, list[Indicator]]:
+        """Indicators grouped by dimension, in catalog order."""
+        out: dict[str, list[Indicator]] = {}
+        for ind in self.indicators:
+            out.setdefault(ind.dimension, []).append(ind)
+        return out
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the indicator and field at fault."""
+        seen: set[str] = set()
+        for ind in self.indicators:
+            where = f"catalog {self.name!r}, indicator {ind.id!r}"
+            if ind.id in seen:
+                raise ConfigError(f"{where}: field 'id' is a duplicate")
+            seen.add(ind.id)
+            if ind.direction not in (1, -1):
+                raise ConfigError(f"{where}: field 'direction' must be 1 or -1, got {ind.direction!r}")
+            if not np.isfinite(ind.cutoff):
+                raise ConfigError(f"{where}: field 'cutoff' must be a finite number")
+            if not (0 <= ind.weight <= 1):
+                raise ConfigError(f"{where}: field 'weight' must lie between 0 and 1")
+        total = sum(i.weight for i in self.indicators)
+        if abs(total - 1.0) > WEIGHT_TOLERANCE:
+            raise ConfigError(
+                f"catalog {self.name!r}: field 'weight' of all indicators sums to {total:.6f}, "
+                "not 1 (tolerance 1e-6)"
+            )
+
+
+def equal_weights(dimensions: Mapping[str, int]) -> dict[str, float]:
+    """Weight of one indicator per dimension when dimensions weigh equally, and indicators
+    equally within their dimension."""
+    n = len(dimensions)
+    return {d: 1.0 / n / k for d, k in dimensions.items()}
