@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -20,21 +20,11 @@ from assist.errors import ConfigError
 
 WEIGHT_TOLERANCE = 1e-6
 
-#: tables by name (as produced by ingest), already restricted to what was known at ``as_of``
+#: tables by name (as produced by ingest)
 Tables = Mapping[str, pd.DataFrame]
-#: a built-in indicator's compute function: (tables, context) -> one value per household
-Compute = Callable[["Tables", "BuildContext"], pd.Series]
-
-
-@dataclass(frozen=True)
-class BuildContext:
-    """What an indicator's compute function may know besides the tables."""
-
-    as_of: pd.Timestamp
-    #: household ids (index of every returned Series), sorted
-    households: pd.Index
-    #: minimum-living line in force at ``as_of``, CNY per person per month
-    minimum_living_line: float
+#: a built-in indicator's compute function: an as-of view of the sources -> one value per
+#: household (see :class:`assist.features.view.SourceView`)
+Compute = Callable[[Any], pd.Series]
 
 
 @dataclass(frozen=True)
@@ -83,6 +73,19 @@ class Indicator:
     #: flat-table indicators: the column to read, or a pandas ``eval`` expression
     column: str | None = None
     expr: str | None = None
+    #: plain-words sentence about a household's value, ``{value}`` formatted (explanations)
+    sentence_en: str | None = None
+    sentence_zh: str | None = None
+
+    def sentence(self, value: float, lang: Literal["en", "zh"] = "en") -> str:
+        """This indicator's value for one household in plain words."""
+        template = self.sentence_zh if lang == "zh" else self.sentence_en
+        name = self.name_zh if lang == "zh" else self.name_en
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return f"{name}：无记录" if lang == "zh" else f"{name}: no record"
+        if template is None:
+            return f"{name}：{value:.3g}" if lang == "zh" else f"{name}: {value:.3g}"
+        return template.format(value=value)
 
     def deprived(self, values: pd.Series) -> pd.Series:
         """Boolean deprivation of each household on this indicator (strict inequality)."""
@@ -147,6 +150,11 @@ class Catalog:
     def monotone_constraints(self) -> list[int]:
         """LightGBM monotone constraints in feature order, from each indicator's direction."""
         return [int(i.direction) for i in self.indicators]
+
+    def deprivation(self, values: pd.DataFrame) -> pd.DataFrame:
+        """Boolean deprivation matrix: one column per indicator, one row per household."""
+        return pd.DataFrame({i.id: i.deprived(values[i.id]) for i in self.indicators},
+                            index=values.index)
 
     def by_dimension(self) -> dict[str, list[Indicator]]:
         """Indicators grouped by dimension, in catalog order."""

@@ -1,0 +1,54 @@
+"""The built-in indicator catalog: 22 indicators in 7 dimensions, declared once.
+
+Each dimension is a module; each indicator is a function there, decorated with its catalog
+entry (:func:`assist.features.indicators._spec.indicator`). This package assembles them, in
+module and definition order, into :data:`CATALOG` with equal weights per dimension and
+equal weights within a dimension.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from assist.features.catalog import Catalog, Indicator, equal_weights
+from assist.features.indicators import care, education, employment, health, housing, income, living
+
+#: dimension -> (Chinese, English) names, in catalog order
+DIMENSIONS: dict[str, tuple[str, str]] = {
+    "income": ("收入", "Income"),
+    "living": ("生活", "Living conditions"),
+    "housing": ("居住", "Housing"),
+    "health": ("健康", "Health"),
+    "employment": ("就业", "Employment"),
+    "education": ("教育", "Education"),
+    "care": ("家庭照护", "Family care"),
+}
+MODULES: tuple[ModuleType, ...] = (income, living, housing, health, employment, education, care)
+CATALOG_VERSION = "2026.11.1"
+
+
+def builders(module: ModuleType) -> list:
+    """Public functions of a dimension module, in definition order."""
+    return [obj for name, obj in vars(module).items()
+            if callable(obj) and not name.startswith("_") and getattr(obj, "__module__", None) == module.__name__]
+
+
+def assemble() -> Catalog:
+    """Build the catalog from the dimension modules."""
+    per_dim = {m.DIMENSION: builders(m) for m in MODULES}
+    weights = equal_weights({d: len(fns) for d, fns in per_dim.items()})
+    entries = []
+    for dim, fns in per_dim.items():
+        for fn in fns:
+            spec = fn.__indicator__
+            entries.append(Indicator(
+                id=fn.__name__, name_zh=spec.name_zh, name_en=spec.name_en, dimension=dim,
+                unit=spec.unit, direction=spec.direction, cutoff=spec.cutoff,
+                weight=weights[dim], description=(fn.__doc__ or "").strip(), cause=spec.cause,
+                sources=spec.sources, missing=spec.missing, compute=fn,
+                sentence_en=spec.sentence_en, sentence_zh=spec.sentence_zh,
+            ))
+    return Catalog(name="builtin", version=CATALOG_VERSION, indicators=tuple(entries))
+
+
+CATALOG: Catalog = assemble()

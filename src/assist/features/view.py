@@ -1,0 +1,196 @@
+"""An as-of view of the source tables, shared by every indicator's compute function.
+
+Only records known at the end of the as-of month are visible: rows whose ``snapshot`` is not
+after the as-of month and whose ``as_of_date`` is not after its last day. State tables are read
+at the *current snapshot* — the latest household-registry snapshot so visible — and event
+tables over a look-back window (12 months by default). Households are the registry's
+households at the current snapshot; every aggregate is indexed by them, in sorted order.
+
+Aggregations are vectorised: rows are mapped once to integer household codes and summed with
+``numpy.bincount`` / ``ufunc.at`` — never a Python loop or ``apply`` per household. The view
+depends only on the rows of the households it is given, so building features on any subset
+of households (with all their rows) gives the same values as building on all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from assist.errors import InputError
+from assist.features.catalog import Tables
+from assist.features.policy import SHANGHAI_MINIMUM_LIVING_LINE, minimum_living_line, month_end
+from assist.features.schemas import TABLES
+
+WORKING_AGE = (16, 64)
+ELDERLY_AGE = 60
+SCHOOL_AGE = (6, 15)
+SEVERE_DISABILITY_GRADE = 2
+
+
+def as_float(s: pd.Series) -> np.ndarray:
+    """A numeric column as float64 with NaN for missing values."""
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def as_bool(s: pd.Series) -> np.ndarray:
+    """A boolean column as numpy bool, missing counted as False."""
+    return s.fillna(False).to_numpy(dtype=bool)
+
+
+class SourceView:
+    """Source tables restricted to what was known at the end of ``as_of`` (``YYYY-MM``)."""
+
+    def __init__(self, tables: Tables, as_of: str, *, window_months: int = 12,
+                 line_table=SHANGHAI_MINIMUM_LIVING_LINE, required: Iterable[str] = ()) -> None:
+        missing = [t for t in ("households", "persons", *required) if t not in tables]
+        if missing:
+            raise InputError(f"source tables missing for feature building: {', '.join(missing)}")
+        self.as_of = as_of
+        self.as_of_end = month_end(as_of)
+        self.window_start = self.as_of_end - pd.DateOffset(months=window_months)
+        self.minimum_living_line = float(minimum_living_line(self.as_of_end, line_table))
+        self._tables = {name: self._known(name, df) for name, df in tables.items()}
+        known = self._tables["households"]["snapshot"]
+        if known.empty:
+            raise InputError(f"no household registry snapshot is known by {as_of}",
+                             column="snapshot")
+        self.current_snapshot: str = str(known.max())
+
+    def _known(self, name: str, df: pd.DataFrame) -> pd.DataFrame:
+        ok = (df["snapshot"] <= self.as_of) & (df["as_of_date"] <= self.as_of_end)
+        return df.loc[ok.fillna(False).to_numpy(dtype=bool)]
+
+    # -- tables ---------------------------------------------------------------------------
+    def state(self, name: str) -> pd.DataFrame:
+        """Rows of a state table at the current snapshot, for registered households."""
+        df = self._tables[name]
+        df = df.loc[(df["snapshot"] == self.current_snapshot).to_numpy(dtype=bool)]
+        return df.loc[self.codes(df) >= 0]
+
+    def history(self, name: str) -> pd.DataFrame:
+        """Rows of a state table over the look-back window (all snapshots known by as-of)."""
+        df = self._tables[name]
+        start = (self.window_start + pd.offsets.MonthBegin(1)).strftime("%Y-%m")
+        df = df.loc[(df["snapshot"] >= start).to_numpy(dtype=bool)]
+        return df.loc[self.codes(df) >= 0]
+
+    def events(self, name: str, *, days: int | None = None) -> pd.DataFrame:
+        """Events of the look-back window (or the last ``days`` days), for registered households."""
+        spec = TABLES[name]
+        df = self._tables[name]
+        date = df[spec.event_date]
+        start = self.window_start if days is None else self.as_of_end - pd.Timedelta(days=days)
+        ok = (date > start) & (date <= self.as_of_end)
+        df = df.loc[ok.fillna(False).to_numpy(dtype=bool)]
+        return df.loc[self.codes(df) >= 0]
+
+    # -- households and persons -----------------------------------------------------------
+    @cached_property
+    def households(self) -> pd.Index:
+        """Household ids at the current snapshot, sorted."""
+        df = self._tables["households"]
+        ids = df.loc[(df["snapshot"] == self.current_snapshot).to_numpy(dtype=bool), "household_id"]
+        return pd.Index(np.sort(ids.unique().astype(str)), name="household_id")
+
+    @property
+    def n(self) -> int:
+        """Number of households."""
+        return len(self.households)
+
+    def codes(self, df: pd.DataFrame) -> np.ndarray:
+        """Position of each row's household in :attr:`households` (-1 when not registered)."""
+        return self.households.get_indexer(df["household_id"].astype(str))
+
+    @cached_property
+    def persons(self) -> pd.DataFrame:
+        """Current members with an integer ``hh`` code and float ``age``."""
+        p = self.state("persons")
+        return pd.DataFrame({
+            "person_id": p["person_id"].astype(str).to_numpy(),
+            "hh": self.codes(p),
+            "age": as_float(p["age"]),
+        })
+
+    @cached_property
+    def person_index(self) -> pd.Index:
+        """Index of current member ids (positions match :attr:`persons`)."""
+        return pd.Index(self.persons["person_id"])
+
+    def person_age(self, df: pd.DataFrame) -> np.ndarray:
+        """Current age of each row's person (NaN when the person is not a current member)."""
+        pos = self.person_index.get_indexer(df["person_id"].astype(str))
+        ages = self.persons["age"].to_numpy()
+        return np.where(pos >= 0, ages[np.clip(pos, 0, None)], np.nan)
+
+    @cached_property
+    def severely_disabled(self) -> np.ndarray:
+        """Whether each current member holds a grade 1-2 disability certificate."""
+        d = self.state("disability")
+        severe = d.loc[as_float(d["grade"]) <= SEVERE_DISABILITY_GRADE, "person_id"].astype(str)
+        return self.persons["person_id"].isin(severe).to_numpy()
+
+    @cached_property
+    def size(self) -> np.ndarray:
+        """Members per household (0 when the registry lists nobody)."""
+        return self.count(self.persons["hh"].to_numpy())
+
+    def members_aged(self, lo: float, hi: float) -> np.ndarray:
+        """Members with lo <= age <= hi, per household."""
+        age = self.persons["age"].to_numpy()
+        return self.count(self.persons["hh"].to_numpy(), (age >= lo) & (age <= hi))
+
+    @cached_property
+    def monthly_income(self) -> np.ndarray:
+        """Household income this month (NaN when not reported)."""
+        inc = self.state("income")
+        return self.first(self.codes(inc), as_float(inc["monthly_income"]))
+
+    # -- vectorised aggregations over household codes -------------------------------------
+    def count(self, codes: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Rows per household (optionally only rows where ``mask``)."""
+        codes = np.asarray(codes)
+        if mask is not None:
+            codes = codes[np.asarray(mask, dtype=bool)]
+        return np.bincount(codes, minlength=self.n).astype(float)
+
+    def sum(self, codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Sum of values per household (missing values count as 0; no rows gives 0)."""
+        v = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
+        return np.bincount(np.asarray(codes), weights=v, minlength=self.n)
+
+    def max(self, codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Maximum per household, NaN when it has no non-missing value."""
+        out = np.full(self.n, -np.inf)
+        v = np.asarray(values, dtype=float)
+        ok = ~np.isnan(v)
+        np.maximum.at(out, np.asarray(codes)[ok], v[ok])
+        out[np.isneginf(out)] = np.nan
+        return out
+
+    def first(self, codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """The value of each household's row in a one-row-per-household table (NaN if none)."""
+        out = np.full(self.n, np.nan)
+        out[np.asarray(codes)] = np.asarray(values, dtype=float)
+        return out
+
+    def series(self, values: np.ndarray) -> pd.Series:
+        """Wrap per-household values as a Series indexed by household id."""
+        return pd.Series(np.asarray(values, dtype=float), index=self.households)
+
+
+def ratio(num: np.ndarray, den: np.ndarray, *, cap: float = 10.0) -> np.ndarray:
+    """num / den with an explicit rule for a zero denominator: cap when num > 0, 0 when num == 0.
+
+    Missing inputs give NaN. Ratios are capped at ``cap`` (e.g. spending of ten times income).
+    """
+    num = np.asarray(num, dtype=float)
+    den = np.asarray(den, dtype=float)
+    safe_den = np.where(den > 0, den, 1.0)
+    r = np.where(den > 0, num / safe_den, np.where(num > 0, cap, 0.0))
+    r = np.minimum(r, cap)
+    r[np.isnan(num) | np.isnan(den)] = np.nan
+    return r

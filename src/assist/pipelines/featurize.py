@@ -1,0 +1,85 @@
+"""Stage ``features``: the validated store -> household features for one as-of month.
+
+Writes ``<out>/<as_of>/``: ``features.parquet`` (one column per indicator),
+``profile.parquet`` (per-dimension share deprived), ``attributes.parquet`` (jurisdiction
+and groups) and ``meta.json``, atomically: a failed run leaves the previous folder in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from assist.features import CATALOG, build, dimension_profile
+from assist.features.attributes import household_attributes
+from assist.features.catalog import Catalog
+from assist.features.view import SourceView
+from assist.pipelines.store import load_tables
+
+WINDOW_MONTHS = 13  # 12 months of look-back plus the as-of month
+
+
+@dataclass(frozen=True)
+class FeatureRun:
+    """What ``assist features`` produced."""
+
+    as_of: str
+    households: int
+    indicators: int
+    catalog_version: str
+    folder: str
+    deprived_share: dict[str, float]
+
+    def to_dict(self) -> dict:
+        """Plain dict for JSON."""
+        return asdict(self)
+
+
+def load_features(folder: Path, as_of: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read the features and attributes written for ``as_of``."""
+    base = Path(folder) / as_of
+    return (pd.read_parquet(base / "features.parquet"),
+            pd.read_parquet(base / "attributes.parquet"))
+
+
+def write_frames_atomically(target: Path, frames: dict[str, pd.DataFrame], meta: dict) -> None:
+    """Write Parquet frames and ``meta.json`` into ``target`` via a temporary sibling and renames."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        for name, df in frames.items():
+            df.to_parquet(tmp / f"{name}.parquet")
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
+        old = None
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def build_features(*, store: Path, as_of: str, out: Path, catalog: Catalog = CATALOG) -> FeatureRun:
+    """Build and write the household features of ``as_of`` from the store."""
+    tables = load_tables(store, as_of=as_of, months=WINDOW_MONTHS)
+    SourceView(tables, as_of)  # fails early, naming a missing snapshot or table
+    values = build(tables, as_of, catalog)
+    profile = dimension_profile(values, catalog)
+    attrs = household_attributes(tables, as_of)
+    deprived = catalog.deprivation(values).mean()
+    run = FeatureRun(as_of=as_of, households=len(values), indicators=len(catalog),
+                     catalog_version=catalog.version, folder=str(Path(out) / as_of),
+                     deprived_share={k: round(float(v), 6) for k, v in deprived.items()})
+    write_frames_atomically(Path(out) / as_of,
+                            {"features": values, "profile": profile, "attributes": attrs},
+                            {**run.to_dict(), "catalog": catalog.name, "indicator_ids": catalog.ids})
+    return run
