@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from assist.errors import AssistError
 from assist.settings import Settings, get_settings
@@ -35,7 +36,7 @@ def _settings() -> Settings:
     try:
         return get_settings()
     except ValueError as exc:  # pydantic ValidationError and SettingsError
-        console.print(f"[red]settings error:[/red] {exc}")
+        console.print(f"[red]settings error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -47,7 +48,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except AssistError as exc:
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -100,6 +101,107 @@ def ingest(
         summary = run(source=source or s.source_dir, out=out_dir or s.store_dir,
                       key=s.pseudonym_key.get_secret_value(), progress=bar)
     out.print(summary.table())
+
+
+@app.command()
+@user_errors
+def index(
+    table: Annotated[Path, typer.Option(help="Household table, CSV or Parquet, one row each.")],
+    catalog: Annotated[Path | None, typer.Option(
+        help="YAML indicator catalog of the table (default: the built-in 22 indicators, "
+             "read from columns named by indicator id).")] = None,
+    k: Annotated[float, typer.Option(
+        help="Poverty cutoff: poor when the weighted deprivation score is at least k.")] = 0.33,
+    by: Annotated[str | None, typer.Option(help="Column of subgroup labels.")] = None,
+    weight: Annotated[str | None, typer.Option(help="Column of sampling weights.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON result.")] = False,
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="JSON result file (default: <table stem>.index.json by the table).")] = None,
+) -> None:
+    """Alkire–Foster deprivation index (H, A, M0) by indicator, dimension and subgroup."""
+    from assist.pipelines.index import default_out, render, run_index, write_result
+
+    result = run_index(table=table, catalog=catalog, k=k, by=by, weight=weight)
+    path = write_result(result, out_file or default_out(table))
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        return
+    out.print(render(result))
+    out.print(f"result: {path}")
+
+
+@app.command()
+@user_errors
+def features(
+    as_of: Annotated[str, typer.Option(help="As-of month, YYYY-MM.")],
+    store: Annotated[Path | None, typer.Option(help="Validated store (ingest output).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for feature tables.")] = None,
+) -> None:
+    """Build the household feature table and dimension profile for one month."""
+    from rich.table import Table
+
+    from assist.features import CATALOG
+    from assist.pipelines.featurize import build_features
+
+    s = _settings()
+    with console.status(f"building {len(CATALOG)} indicators as of {as_of}"):
+        run = build_features(store=store or s.store_dir, as_of=as_of, out=out_dir or s.features_dir)
+    table = Table(title=f"{run.households:,} households as of {run.as_of}: share deprived")
+    table.add_column("indicator")
+    table.add_column("deprived", justify="right")
+    for ind in CATALOG:
+        table.add_row(f"{ind.id} ({ind.name_zh})", f"{run.deprived_share[ind.id]:.1%}")
+    out.print(table)
+    out.print(f"features: {run.folder}")
+
+
+@app.command("readme-table")
+@user_errors
+def readme_table(
+    write: Annotated[Path | None, typer.Option(help="Rewrite the generated block of this file.")] = None,
+) -> None:
+    """Print the indicator table generated from the catalog (or write it into README.md)."""
+    from assist.features.docs import indicator_table, update_readme
+
+    if write is None:
+        out.print(indicator_table(), markup=False, highlight=False)
+        return
+    changed = update_readme(write)
+    out.print(f"{write}: {'updated' if changed else 'already up to date'}")
+
+
+@app.command()
+@user_errors
+def demo(
+    households: Annotated[int, typer.Option(help="Households in the simulated district.")] = 20_000,
+    months: Annotated[int, typer.Option(help="Monthly snapshots.")] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    end_month: Annotated[str, typer.Option(help="Last month, YYYY-MM.")] = "2026-10",
+) -> None:
+    """Run the main job end to end on a simulated district: simulate, ingest, features."""
+    from assist.pipelines.featurize import build_features
+    from assist.pipelines.ingest import ingest as run_ingest
+    from assist.pipelines.simulate import simulate as run_simulate
+
+    s = _settings()
+    out.rule(f"1/3 simulate {households:,} households x {months} months")
+    with progress_bar() as bar:
+        sim = run_simulate(households=households, months=months, seed=seed, end_month=end_month,
+                           out=s.source_dir, truth_out=s.truth_dir, progress=bar)
+    out.print(sim.table())
+    out.rule("2/3 ingest: validate, quarantine, pseudonymise")
+    with progress_bar() as bar:
+        summary = run_ingest(source=s.source_dir, out=s.store_dir,
+                             key=s.pseudonym_key.get_secret_value(), progress=bar)
+    out.print(summary.table())
+    out.rule(f"3/3 features as of {end_month}")
+    with console.status("building indicators"):
+        run = build_features(store=s.store_dir, as_of=end_month, out=s.features_dir)
+    out.print(f"{run.households:,} households x {run.indicators} indicators")
+    out.rule("produced")
+    for label, path in (("raw extracts", s.source_dir), ("hidden truth (evaluation only)", s.truth_dir),
+                        ("validated store + quarantine", s.store_dir), ("features", run.folder)):
+        out.print(f"{label:32} {path}")
 
 
 def main() -> None:

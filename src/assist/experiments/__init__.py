@@ -1,0 +1,1 @@
+"""Experiment configs and MLflow tracking / registry helpers (used by pipelines only)."""

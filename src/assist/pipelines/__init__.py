@@ -1,0 +1,1 @@
+"""Pipeline stages (simulate, ingest, features, index, ...) as functions, and the `assist` CLI."""

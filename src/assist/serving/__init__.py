@@ -1,0 +1,1 @@
+"""FastAPI app, web pages, auth and the referral/case store (nothing imports this package)."""
