@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from assist.errors import AssistError
+from assist.pipelines.cli_models import register_model_commands
 from assist.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -73,6 +74,7 @@ def simulate(
     end_month: Annotated[str, typer.Option(help="Last snapshot month, YYYY-MM.")] = "2026-10",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for the extracts.")] = None,
     truth_out: Annotated[Path | None, typer.Option(help="Folder for the hidden truth.")] = None,
+    invalid_rate: Annotated[float, typer.Option(help="Share of rows planted invalid per table.")] = 0.002,
 ) -> None:
     """Write a simulated district's department extracts (Parquet, one file per table per month)."""
     from assist.pipelines.simulate import simulate as run
@@ -82,7 +84,7 @@ def simulate(
     truth = truth_out or s.truth_dir
     with progress_bar() as bar:
         summary = run(households=households, months=months, seed=seed, end_month=end_month,
-                      out=target, truth_out=truth, progress=bar)
+                      out=target, truth_out=truth, invalid_rate=invalid_rate, progress=bar)
     out.print(summary.table())
     out.print(f"extracts: {target}\nhidden truth (evaluation only): {truth}")
 
@@ -202,6 +204,9 @@ def demo(
     for label, path in (("raw extracts", s.source_dir), ("hidden truth (evaluation only)", s.truth_dir),
                         ("validated store + quarantine", s.store_dir), ("features", run.folder)):
         out.print(f"{label:32} {path}")
+
+
+register_model_commands(app)
 
 
 def main() -> None:
