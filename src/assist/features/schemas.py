@@ -298,7 +298,17 @@ RULES: dict[str, str] = {
     "future_date": "event date lies after the extract's as_of_date",
     "duplicate_key": "another row has the same key",
     "unknown_household": "household_id is not in the households table of that snapshot",
+    "snapshot_mismatch": "snapshot is not the month of the extract file the row came from",
+    # cross-column orderings declared in the specs (``not_greater``), one code each
+    **{f"{a}_exceeds_{b}": f"{a} is greater than {b}"
+       for spec in TABLES.values() for a, b in spec.not_greater},
 }
+
+
+def dtypes(name: str, *, clean: bool = False) -> dict[str, object]:
+    """Declared pandas dtype of each column of table ``name``, raw or after ingest (``clean``)."""
+    spec = TABLES[name]
+    return {c.name: _DTYPES[c.kind] for c in spec.columns if not (clean and c.pii == "drop")}
 
 
 def _rule(name: str, fn) -> pa.Check:  # noqa: ANN001 - vectorised predicate

@@ -51,6 +51,11 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except AssistError as exc:
             console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from None
+        except OSError as exc:  # disk full, permission denied ...: say which file, no traceback
+            where = f" ({exc.filename})" if exc.filename else ""
+            console.print(f"[red]error:[/red] {escape(exc.strerror or str(exc))}{escape(where)}",
+                          soft_wrap=True)
+            raise typer.Exit(1) from None
 
     return wrapper
 
