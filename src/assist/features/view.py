@@ -29,6 +29,21 @@ WORKING_AGE = (16, 64)
 ELDERLY_AGE = 60
 SCHOOL_AGE = (6, 15)
 SEVERE_DISABILITY_GRADE = 2
+WINDOW_MONTHS = 12
+#: state tables read over the look-back window; every other state table only at the current snapshot
+HISTORY_TABLES = frozenset({"income", "employment"})
+#: event tables read over a short window only (days), so loading two snapshots suffices
+SHORT_EVENT_DAYS = {"water_readings": 30}
+
+
+def months_needed(table: str, window_months: int = WINDOW_MONTHS) -> int:
+    """How many monthly snapshots, ending at the as-of month, ``table`` must supply."""
+    spec = TABLES[table]
+    if spec.kind == "state":
+        return window_months + 1 if table in HISTORY_TABLES else 1
+    if table in SHORT_EVENT_DAYS:
+        return 2
+    return window_months + 1
 
 
 def as_float(s: pd.Series) -> np.ndarray:
@@ -44,7 +59,7 @@ def as_bool(s: pd.Series) -> np.ndarray:
 class SourceView:
     """Source tables restricted to what was known at the end of ``as_of`` (``YYYY-MM``)."""
 
-    def __init__(self, tables: Tables, as_of: str, *, window_months: int = 12,
+    def __init__(self, tables: Tables, as_of: str, *, window_months: int = WINDOW_MONTHS,
                  line_table=SHANGHAI_MINIMUM_LIVING_LINE, required: Iterable[str] = ()) -> None:
         missing = [t for t in ("households", "persons", *required) if t not in tables]
         if missing:
@@ -73,6 +88,8 @@ class SourceView:
 
     def history(self, name: str) -> pd.DataFrame:
         """Rows of a state table over the look-back window (all snapshots known by as-of)."""
+        if name not in HISTORY_TABLES:
+            raise ValueError(f"{name} is read at the current snapshot only; add it to HISTORY_TABLES")
         df = self._tables[name]
         start = (self.window_start + pd.offsets.MonthBegin(1)).strftime("%Y-%m")
         df = df.loc[(df["snapshot"] >= start).to_numpy(dtype=bool)]
@@ -81,6 +98,9 @@ class SourceView:
     def events(self, name: str, *, days: int | None = None) -> pd.DataFrame:
         """Events of the look-back window (or the last ``days`` days), for registered households."""
         spec = TABLES[name]
+        limit = SHORT_EVENT_DAYS.get(name)
+        if limit is not None and (days is None or days > limit):
+            raise ValueError(f"{name} is loaded for the last {limit} days only")
         df = self._tables[name]
         date = df[spec.event_date]
         start = self.window_start if days is None else self.as_of_end - pd.Timedelta(days=days)

@@ -19,10 +19,9 @@ import pandas as pd
 from assist.features import CATALOG, build, dimension_profile
 from assist.features.attributes import household_attributes
 from assist.features.catalog import Catalog
-from assist.features.view import SourceView
+from assist.features.schemas import TABLE_ORDER
+from assist.features.view import SourceView, months_needed
 from assist.pipelines.store import load_tables
-
-WINDOW_MONTHS = 13  # 12 months of look-back plus the as-of month
 
 
 @dataclass(frozen=True)
@@ -68,9 +67,20 @@ def write_frames_atomically(target: Path, frames: dict[str, pd.DataFrame], meta:
             shutil.rmtree(tmp)
 
 
+def load_for_features(store: Path, as_of: str) -> dict[str, pd.DataFrame]:
+    """Load from the store exactly the snapshots each table needs for features as of ``as_of``."""
+    by_months: dict[int, list[str]] = {}
+    for table in TABLE_ORDER:
+        by_months.setdefault(months_needed(table), []).append(table)
+    tables: dict[str, pd.DataFrame] = {}
+    for months, names in sorted(by_months.items()):
+        tables.update(load_tables(store, as_of=as_of, months=months, tables=names))
+    return tables
+
+
 def build_features(*, store: Path, as_of: str, out: Path, catalog: Catalog = CATALOG) -> FeatureRun:
     """Build and write the household features of ``as_of`` from the store."""
-    tables = load_tables(store, as_of=as_of, months=WINDOW_MONTHS)
+    tables = load_for_features(store, as_of)
     SourceView(tables, as_of)  # fails early, naming a missing snapshot or table
     values = build(tables, as_of, catalog)
     profile = dimension_profile(values, catalog)

@@ -1,0 +1,71 @@
+"""Benchmark: simulate + ingest a district at 100k and 1M households x 12 months.
+
+Prints wall time, rows/s and peak memory per stage, and the ratio of ingest to a plain read
+of the same extracts (the I/O floor, measured in the same run).
+
+    ASSIST_ENV=dev .venv/bin/python benchmarks/bench_ingest.py [households ...] [--months 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+from _measure import measure
+
+from assist.settings import DEV_PSEUDONYM_KEY
+
+
+def _simulate(households: int, months: int, root: Path) -> dict:
+    from assist.pipelines.simulate import simulate
+
+    s = simulate(households=households, months=months, seed=11, out=root / "source",
+                 truth_out=root / "truth")
+    d = s.to_dict()
+    return {"rows": int(sum(sum(v.values()) for v in d["rows"].values()))}
+
+
+def _read_all(root: Path) -> dict:
+    import pandas as pd
+
+    rows = 0
+    for f in sorted((root / "source").rglob("*.parquet")):
+        rows += len(pd.read_parquet(f))
+    return {"rows": rows}
+
+
+def _ingest(root: Path) -> dict:
+    from assist.pipelines.ingest import ingest
+
+    s = ingest(source=root / "source", out=root / "store", key=DEV_PSEUDONYM_KEY)
+    return {"quarantined": s.quarantined}
+
+
+def main() -> None:
+    """Run the benchmark for each requested size and print a table."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("households", nargs="*", type=int, default=[100_000, 1_000_000])
+    ap.add_argument("--months", type=int, default=12)
+    ap.add_argument("--keep", type=Path, default=None, help="keep the generated data here")
+    args = ap.parse_args()
+    for n in args.households:
+        root = args.keep or Path(tempfile.mkdtemp(prefix=f"bench-ingest-{n}-"))
+        try:
+            print(f"\n== {n:,} households x {args.months} months ==")
+            sim = measure("simulate", lambda: _simulate(n, args.months, root))
+            rows = sim.result["rows"]
+            print(sim.line(rows))
+            base = measure("baseline: read extracts (pandas)", lambda: _read_all(root))
+            print(base.line(rows))
+            ing = measure("ingest", lambda: _ingest(root))
+            print(ing.line(rows))
+            print(f"{'ingest / plain read':<34} {ing.seconds / base.seconds:>9.1f} x")
+        finally:
+            if args.keep is None:
+                shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
