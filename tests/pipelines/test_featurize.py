@@ -71,3 +71,22 @@ def test_failed_rebuild_keeps_previous_features(workspace, monkeypatch):
         build_features(store=ws / "store", as_of=AS_OF, out=ws / "features")
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_halves_of_the_simulated_district_concatenate_to_the_whole(workspace):
+    """Building on any subset of households (with all their rows) gives the same rows."""
+    from assist.features import build
+    from assist.pipelines.featurize import load_for_features
+
+    ws, _ = workspace
+    tables = load_for_features(ws / "store", AS_OF)
+    whole = build(tables, AS_OF)
+    ids = whole.index.to_series()
+    first = set(ids.iloc[::2])
+    parts = []
+    for keep in (lambda h: h.isin(first), lambda h: ~h.isin(first)):
+        part = {name: df.loc[keep(df["household_id"]).to_numpy(dtype=bool)] for name, df in tables.items()}
+        parts.append(build(part, AS_OF))
+    pd.testing.assert_frame_equal(pd.concat(parts).sort_index(), whole)
+    shuffled = {name: df.sample(frac=1.0, random_state=1) for name, df in tables.items()}
+    pd.testing.assert_frame_equal(build(shuffled, AS_OF), whole)
