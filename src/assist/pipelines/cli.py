@@ -184,30 +184,56 @@ def demo(
     months: Annotated[int, typer.Option(help="Monthly snapshots.")] = 12,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     end_month: Annotated[str, typer.Option(help="Last month, YYYY-MM.")] = "2026-10",
+    config: Annotated[Path, typer.Option(help="Experiment config for training.")] = Path(
+        "experiments/default.yaml"),
 ) -> None:
-    """Run the main job end to end on a simulated district: simulate, ingest, features."""
+    """Run the main job end to end on a simulated district: simulate, ingest, features, train."""
+    from assist.experiments import registry, tracking
+    from assist.experiments.config import load_config
     from assist.pipelines.featurize import build_features
     from assist.pipelines.ingest import ingest as run_ingest
     from assist.pipelines.simulate import simulate as run_simulate
+    from assist.pipelines.train import run_training
 
     s = _settings()
-    out.rule(f"1/3 simulate {households:,} households x {months} months")
+    cfg, base = load_config(config)  # fail early on a bad config
+    out.rule(f"1/4 simulate {households:,} households x {months} months")
     with progress_bar() as bar:
         sim = run_simulate(households=households, months=months, seed=seed, end_month=end_month,
                            out=s.source_dir, truth_out=s.truth_dir, progress=bar)
     out.print(sim.table())
-    out.rule("2/3 ingest: validate, quarantine, pseudonymise")
+    out.rule("2/4 ingest: validate, quarantine, pseudonymise")
     with progress_bar() as bar:
         summary = run_ingest(source=s.source_dir, out=s.store_dir,
                              key=s.pseudonym_key.get_secret_value(), progress=bar)
     out.print(summary.table())
-    out.rule(f"3/3 features as of {end_month}")
+    out.rule(f"3/4 features as of {end_month}")
     with console.status("building indicators"):
         run = build_features(store=s.store_dir, as_of=end_month, out=s.features_dir)
     out.print(f"{run.households:,} households x {run.indicators} indicators")
+    out.rule(f"4/4 train the need model ({config})")
+    with progress_bar() as bar:
+        trained = run_training(config=cfg, base_dir=base, settings=s, register=True, progress=bar)
+    for table in trained.tables():
+        out.print(table)
+    promoted = "not registered"
+    if trained.version:
+        c = tracking.client(s.mlflow_uri)
+        name = cfg.tracking.registered_model
+        try:
+            registry.promote(c, name=name, version=trained.version, user="make demo")
+            promoted = f"version {trained.version} promoted to production by the gate"
+        except registry.PromotionRefused as refused:
+            out.print(f"[yellow]gate:[/yellow] {escape(str(refused))}")
+            registry.promote(c, name=name, version=trained.version, force=True, user="make demo",
+                             reason="make demo: first model of a simulated district; "
+                                    "gate findings kept on the version for review")
+            promoted = (f"version {trained.version} promoted by override (recorded on the version; "
+                        f"see `assist models card {trained.version}`)")
     out.rule("produced")
     for label, path in (("raw extracts", s.source_dir), ("hidden truth (evaluation only)", s.truth_dir),
-                        ("validated store + quarantine", s.store_dir), ("features", run.folder)):
+                        ("validated store + quarantine", s.store_dir), ("features", run.folder),
+                        ("MLflow tracking + registry", s.mlflow_uri), ("need model", promoted)):
         out.print(f"{label:32} {path}")
 
 
