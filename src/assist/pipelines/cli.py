@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from assist.errors import AssistError
 from assist.pipelines.cli_models import register_model_commands
+from assist.pipelines.cli_score import register_score_commands
 from assist.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -187,7 +188,7 @@ def demo(
     config: Annotated[Path, typer.Option(help="Experiment config for training.")] = Path(
         "experiments/default.yaml"),
 ) -> None:
-    """Run the main job end to end on a simulated district: simulate, ingest, features, train."""
+    """Run the main job end to end on a simulated district: simulate, ingest, features, train, score."""
     from assist.experiments import registry, tracking
     from assist.experiments.config import load_config
     from assist.pipelines.featurize import build_features
@@ -197,21 +198,21 @@ def demo(
 
     s = _settings()
     cfg, base = load_config(config)  # fail early on a bad config
-    out.rule(f"1/4 simulate {households:,} households x {months} months")
+    out.rule(f"1/5 simulate {households:,} households x {months} months")
     with progress_bar() as bar:
         sim = run_simulate(households=households, months=months, seed=seed, end_month=end_month,
                            out=s.source_dir, truth_out=s.truth_dir, progress=bar)
     out.print(sim.table())
-    out.rule("2/4 ingest: validate, quarantine, pseudonymise")
+    out.rule("2/5 ingest: validate, quarantine, pseudonymise")
     with progress_bar() as bar:
         summary = run_ingest(source=s.source_dir, out=s.store_dir,
                              key=s.pseudonym_key.get_secret_value(), progress=bar)
     out.print(summary.table())
-    out.rule(f"3/4 features as of {end_month}")
+    out.rule(f"3/5 features as of {end_month}")
     with console.status("building indicators"):
         run = build_features(store=s.store_dir, as_of=end_month, out=s.features_dir)
     out.print(f"{run.households:,} households x {run.indicators} indicators")
-    out.rule(f"4/4 train the need model ({config})")
+    out.rule(f"4/5 train the need model ({config})")
     with progress_bar() as bar:
         trained = run_training(config=cfg, base_dir=base, settings=s, register=True, progress=bar)
     for table in trained.tables():
@@ -230,14 +231,22 @@ def demo(
                                     "gate findings kept on the version for review")
             promoted = (f"version {trained.version} promoted by override (recorded on the version; "
                         f"see `assist models card {trained.version}`)")
+    out.rule(f"5/5 score {end_month}: referrals, programmes, allocation, early warning")
+    from assist.pipelines.cli_score import score_month, show_run
+
+    scored, version = score_month(s, as_of=end_month, model_name=cfg.tracking.registered_model,
+                                  status=console.status)
+    show_run(out, scored, as_of=end_month, version=version)
     out.rule("produced")
     for label, path in (("raw extracts", s.source_dir), ("hidden truth (evaluation only)", s.truth_dir),
                         ("validated store + quarantine", s.store_dir), ("features", run.folder),
-                        ("MLflow tracking + registry", s.mlflow_uri), ("need model", promoted)):
+                        ("MLflow tracking + registry", s.mlflow_uri), ("need model", promoted),
+                        ("scoring snapshot + referral lists", scored.folder)):
         out.print(f"{label:32} {path}")
 
 
 register_model_commands(app)
+register_score_commands(app)
 
 
 def main() -> None:

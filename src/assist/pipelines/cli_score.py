@@ -1,0 +1,81 @@
+"""CLI command ``assist score``: the monthly scoring snapshot (thin wrapper over
+:func:`assist.pipelines.score.run_scoring`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register_score_commands(app: typer.Typer) -> None:
+    """Add ``score`` to the ``assist`` app."""
+    from assist.pipelines.cli import _settings, console, out, user_errors
+
+    @app.command()
+    @user_errors
+    def score(
+        as_of: Annotated[str, typer.Option(help="As-of month, YYYY-MM.")],
+        model: Annotated[str, typer.Option(
+            help="Registered model version, or 'production' (the promoted one).")] = "production",
+        model_path: Annotated[Path | None, typer.Option(
+            help="A saved NeedModel JSON file instead of the registry.")] = None,
+        model_name: Annotated[str, typer.Option(help="Registered model name.")] = "assist-need-model",
+        config: Annotated[Path | None, typer.Option(
+            help="Scoring config (bands, capacities, floors, warning thresholds).")] = None,
+        store: Annotated[Path | None, typer.Option(help="Validated store (ingest output).")] = None,
+        out_dir: Annotated[Path | None, typer.Option("--out", help="Folder of scoring snapshots.")] = None,
+    ) -> None:
+        """Score every household, match programmes, allocate visits, flag changes; write a snapshot."""
+        s = _settings()
+        run, version = score_month(s, as_of=as_of, model=model, model_path=model_path,
+                                   model_name=model_name, config=config, store=store,
+                                   out_dir=out_dir, status=console.status)
+        show_run(out, run, as_of=as_of, version=version)
+
+
+
+def score_month(s, *, as_of: str, model: str = "production", model_path: Path | None = None,  # noqa: ANN001
+                model_name: str = "assist-need-model", config: Path | None = None,
+                store: Path | None = None, out_dir: Path | None = None, status=None):  # noqa: ANN001, ANN201
+    """Resolve the model and config from settings and options, and run the monthly scoring."""
+    from contextlib import nullcontext
+
+    from assist.pipelines.score import (config_digest, load_scoring_config, resolve_model,
+                                        run_scoring)
+
+    cfg = load_scoring_config(config)
+    need, version = resolve_model(model=model, model_path=model_path,
+                                  tracking_uri=s.mlflow_uri, registered_model=model_name)
+    with (status(f"scoring {as_of} with {version}") if status else nullcontext()):
+        run = run_scoring(store=store or s.store_dir, as_of=as_of,
+                          out=out_dir or s.workspace / "scores", model=need,
+                          model_version=version, config=cfg, config_hash=config_digest(cfg),
+                          truth_dir=s.truth_dir, key=s.pseudonym_key.get_secret_value())
+    return run, version
+
+
+def show_run(out, run, *, as_of: str, version: str) -> None:  # noqa: ANN001
+    """Print what a scoring run produced: referrals per street, allocation, flags, truth check."""
+    from rich.table import Table
+
+    sm = run.summary
+    t = Table(title=f"{sm['households_scored']:,} households scored as of {as_of} ({version})")
+    for col in ("street", "allocated", "listed"):
+        t.add_column(col, justify="left" if col == "street" else "right")
+    for street, r in sm["referrals_per_street"].items():
+        t.add_row(street, f"{r['allocated']:,}", f"{r['listed']:,}")
+    out.print(t)
+    a = sm["allocation"]
+    out.print(f"allocation: expected need met {a['objective']:.2f} vs greedy top-k "
+              f"{a['greedy']['objective']:.2f} ({a['visits']} visits, {a['status']}); "
+              f"greedy violations: {len(a['greedy']['violations'])}")
+    if sm["flags"]:
+        out.print("early warning: " + ", ".join(f"{k} {v}" for k, v in sm["flags"].items()))
+    truth = sm.get("truth") or {}
+    if "precision_at_k" in truth:
+        out.print(f"hidden truth: precision@{truth['k']} {truth['precision_at_k']:.3f} "
+                  f"(prevalence {truth['prevalence']:.3f}); allocated referrals "
+                  f"{truth['allocated_precision'] or 0:.3f}")
+    out.print(f"snapshot: {run.folder} ({sm['seconds']:.1f} s)")

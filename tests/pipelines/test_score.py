@@ -1,0 +1,174 @@
+"""Monthly scoring end to end on a small simulated district: snapshot, ranks, referrals,
+atomicity, the CLI.
+
+The district (1,500 households x 4 months) is simulated and ingested once for the module; a
+need model is trained directly on an earlier month's hidden need (test shortcut, no MLflow).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from assist.errors import ConfigError
+from assist.features import CATALOG, build
+from assist.models.need import NeedModel
+from assist.pipelines.cli_score import register_score_commands
+from assist.pipelines.featurize import load_for_features
+from assist.pipelines.ingest import ingest
+from assist.pipelines.pseudonym import Pseudonymiser
+from assist.pipelines.score import (ScoringConfig, StreetEntry, config_digest,
+                                    load_scoring_config, run_scoring)
+from assist.pipelines.simulate import simulate
+from assist.settings import DEV_PSEUDONYM_KEY
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+AS_OF = "2026-10"
+
+
+@pytest.fixture(scope="module")
+def district(tmp_path_factory) -> tuple[Path, Path]:
+    """Workspace with source, truth, store, and a saved need model."""
+    ws = tmp_path_factory.mktemp("score")
+    simulate(households=1500, months=4, seed=3, out=ws / "source", truth_out=ws / "truth")
+    ingest(source=ws / "source", out=ws / "store", key=DEV_PSEUDONYM_KEY)
+    X = build(load_for_features(ws / "store", "2026-08"), "2026-08")  # noqa: N806
+    truth = pd.read_parquet(ws / "truth" / "need.parquet")
+    truth = truth.loc[truth["snapshot"] == "2026-08"]
+    ids = Pseudonymiser(DEV_PSEUDONYM_KEY).column(truth["household_id"], kind="household")
+    y = pd.Series(truth["true_need"].astype(float).to_numpy(), index=ids.astype(str).to_numpy())
+    y = y.reindex(X.index).fillna(0.0)
+    model = NeedModel(num_threads=1, n_estimators=50, min_child_samples=10).fit(
+        X, y, X_cal=X, y_cal=y)
+    path = model.save(ws / "need_model.json")
+    return ws, path
+
+
+def _config() -> ScoringConfig:
+    cfg = load_scoring_config(ROOT / "experiments" / "scoring.yaml")
+    streets = {"default": StreetEntry(visits=8, floor=2)}
+    return cfg.model_copy(update={"allocation": cfg.allocation.model_copy(
+        update={"streets": streets})})
+
+
+def _run(ws: Path, model_path: Path, out: Path, **kw):
+    cfg = _config()
+    model = NeedModel.load(model_path, expected_features=CATALOG.ids,
+                           expected_catalog_version=CATALOG.version, num_threads=1)
+    return run_scoring(store=ws / "store", as_of=AS_OF, out=out, model=model,
+                       model_version="test-1", config=cfg, config_hash=config_digest(cfg),
+                       truth_dir=ws / "truth", key=DEV_PSEUDONYM_KEY, **kw)
+
+
+@pytest.fixture(scope="module")
+def run(district, tmp_path_factory):
+    ws, model_path = district
+    return _run(ws, model_path, tmp_path_factory.mktemp("out") / "scores")
+
+
+def test_snapshot_files_and_summary(run):
+    f = run.folder
+    for name in ("scores.parquet", "referrals.parquet", "summary.json"):
+        assert (f / name).is_file()
+    summary = json.loads((f / "summary.json").read_text(encoding="utf-8"))
+    for key in ("model_version", "data_snapshot", "config_hash", "households_scored",
+                "referrals_per_street", "flags", "allocation", "truth"):
+        assert summary[key] is not None, key
+    assert summary["households_scored"] == len(pd.read_parquet(f / "scores.parquet"))
+    a = summary["allocation"]
+    assert a["status"] == "optimal" and a["objective"] >= a["greedy"]["objective"] - 1e-9
+    t = summary["truth"]
+    assert t["precision_at_k"] > 2 * t["prevalence"]      # far better than chance
+    streets = sorted(p.stem for p in (f / "referrals").glob("*.csv"))
+    assert streets == sorted(summary["referrals_per_street"])
+    current = json.loads((f.parent / "current.json").read_text(encoding="utf-8"))
+    assert current["as_of"] == AS_OF
+
+
+def test_ranks_are_consistent_with_scores(run):
+    s = pd.read_parquet(run.folder / "scores.parquet")
+    order = s.reset_index().sort_values(["raw_score", "household_id"], ascending=[False, True])
+    assert order["rank_district"].tolist() == list(range(1, len(s) + 1))
+    for key, col in (("street_code", "rank_street"), ("community_code", "rank_community")):
+        for _, g in order.groupby(key, sort=False):
+            assert g[col].tolist() == list(range(1, len(g) + 1))
+    assert set(s["band"]) <= {"low", "medium", "high"}
+    high = s.loc[s["band"] == "high", "probability"]
+    assert high.empty or high.min() >= 0.5
+
+
+def test_referrals_carry_causes_programmes_and_allocation(run):
+    r = pd.read_parquet(run.folder / "referrals.parquet")
+    chosen = r.loc[r["allocated"]]
+    assert len(chosen) > 0
+    assert (chosen["allocated_programmes"].str.len() > 0).all()
+    assert (chosen["programmes"].str.len() > 0).all()
+    assert (chosen["reasons_en"].str.len() > 0).all()
+    assert chosen["primary_cause"].notna().mean() > 0.9
+    assert chosen["top_factors_en"].notna().all()
+    for _, row in chosen.iterrows():  # allocated places are among the referable programmes
+        assert set(row["allocated_programmes"].split(";")) <= set(row["programmes"].split(";"))
+    per_street = chosen.groupby("street_code").size()
+    assert per_street.between(2, 8).all()                  # floor 2, 8 visits per street
+    csv = pd.read_csv(run.folder / "referrals" / f"{chosen['street_code'].iloc[0]}.csv")
+    assert {"household_id", "allocated", "primary_cause", "programmes"} <= set(csv.columns)
+    s = pd.read_parquet(run.folder / "scores.parquet")
+    explained = s["primary_cause"].notna() | s["top_factors_en"].notna()
+    assert explained.sum() <= s["candidate"].sum() + s["warning"].sum()
+
+
+def test_failed_run_leaves_the_previous_snapshot_current(district, run, tmp_path, monkeypatch):
+    ws, model_path = district
+    out = tmp_path / "scores"
+    first = _run(ws, model_path, out)
+    before = {p.name: p.read_bytes() for p in first.folder.rglob("*") if p.is_file()}
+    pointer = (out / "current.json").read_bytes()
+    import assist.pipelines.score as score_module
+
+    def disk_full(obj, path, *args, **kwargs):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(score_module, "write_json", disk_full)  # the last write before the swap
+    with pytest.raises(OSError, match="No space left"):
+        _run(ws, model_path, out)
+    monkeypatch.undo()
+    after = {p.name: p.read_bytes() for p in first.folder.rglob("*") if p.is_file()}
+    assert after == before
+    assert (out / "current.json").read_bytes() == pointer
+    assert sorted(p.name for p in out.iterdir()) == [AS_OF, "current.json"]
+
+
+def test_bad_config_names_section_and_field(tmp_path):
+    bad = tmp_path / "s.yaml"
+    bad.write_text("allocation:\n  streets:\n    default: {visits: -1}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="allocation.streets.default.visits"):
+        load_scoring_config(bad)
+    bad.write_text("allocation:\n  programmes:\n    lottery: {places: 1}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown programme"):
+        load_scoring_config(bad)
+
+
+def test_cli_score_with_a_model_file(district, tmp_path):
+    ws, model_path = district
+    cfg = tmp_path / "scoring.yaml"
+    cfg.write_text("allocation:\n  streets:\n    default: {visits: 6, floor: 1}\n",
+                   encoding="utf-8")
+    app = typer.Typer()
+    register_score_commands(app)
+    app.command("noop")(lambda: None)
+    env = {"ASSIST_ENV": "dev", "ASSIST_WORKSPACE": str(ws),
+           "ASSIST_PSEUDONYM_KEY": DEV_PSEUDONYM_KEY}
+    res = CliRunner().invoke(app, ["score", "--as-of", AS_OF, "--model-path", str(model_path),
+                                   "--config", str(cfg), "--out", str(tmp_path / "out")], env=env)
+    assert res.exit_code == 0, res.output
+    assert "precision@" in res.output and "greedy" in res.output
+    assert (tmp_path / "out" / AS_OF / "summary.json").is_file()
+    res = CliRunner().invoke(app, ["score", "--as-of", "2031-01", "--model-path", str(model_path),
+                                   "--config", str(cfg), "--out", str(tmp_path / "out")], env=env)
+    assert res.exit_code == 2 and "2031-01" in res.output
