@@ -17,11 +17,11 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from assist.errors import ConfigError
+from assist.yamlfile import read_yaml
 
 CONFIG_VERSION = 1
 #: group attributes of the built-in household attributes (assist.features.attributes)
@@ -194,14 +194,7 @@ def _field_error(field: str, message: str) -> PydanticCustomError:
 def load_config(path: Path | str) -> tuple[ExperimentConfig, Path]:
     """Read and validate a config; returns it and the folder its relative paths start from."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    raw = read_yaml(path, what="config")
     return parse_config(raw, source=str(path)), path.resolve().parent
 
 

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
-import yaml
 from pydantic import (BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator,
                       model_validator)
 from pydantic_core import PydanticCustomError
@@ -39,6 +38,7 @@ from assist.errors import ConfigError, InputError
 from assist.features.catalog import (NOT_DEPRIVED_IF_MISSING, WEIGHT_TOLERANCE, Catalog,
                                      Indicator, MissingRule)
 from assist.features.codes import CAUSES
+from assist.yamlfile import read_yaml
 
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 _BACKTICKED = re.compile(r"`([^`]*)`")
@@ -188,14 +188,7 @@ class CatalogSpec(BaseModel):
 def load_catalog(path: Path | str) -> Catalog:
     """Read and validate a YAML catalog; :class:`ConfigError` names file, indicator and field."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"catalog file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"catalog file {path} cannot be read: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"catalog file {path} is not valid YAML: {exc}") from None
+    raw = read_yaml(path, what="catalog")
     if not isinstance(raw, dict):
         raise ConfigError(f"catalog file {path}: expected a mapping with an 'indicators' list, "
                           f"got {type(raw).__name__}")

@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from assist.errors import ConfigError
 from assist.features.codes import CAUSES, PROGRAMMES  # noqa: F401 - PROGRAMMES re-exported
 from assist.features.indicators import CATALOG
+from assist.yamlfile import read_yaml
 
 DEFAULT_RULES = Path(__file__).with_name("programmes.yaml")
 #: household attributes rules may use besides the indicators
@@ -109,10 +109,7 @@ class RuleTable:
 def load_rules(path: str | Path | None = None) -> RuleTable:
     """Read and validate a programme rule table (default: the built-in one)."""
     path = Path(path) if path else DEFAULT_RULES
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read programme rules {path}: {exc}") from None
+    data = read_yaml(path, what="programme rules")
     return parse_rules(data, source=str(path))
 
 

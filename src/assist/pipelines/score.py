@@ -23,7 +23,6 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assist.errors import ConfigError
@@ -40,6 +39,7 @@ from assist.pipelines.atomic import replacing
 from assist.pipelines.featurize import load_for_features
 from assist.pipelines.pseudonym import Pseudonymiser
 from assist.pipelines.store import MANIFEST_FILE, file_sha256, list_snapshots, write_json
+from assist.yamlfile import read_yaml
 
 SUMMARY_FILE = "summary.json"
 CURRENT_FILE = "current.json"
@@ -132,13 +132,9 @@ def load_scoring_config(path: Path | None) -> ScoringConfig:
     """Read and validate a scoring config; errors name the section and field."""
     if path is None:
         return ScoringConfig()
+    data = read_yaml(path, what="scoring config") or {}
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         cfg = ScoringConfig.model_validate(data)
-    except OSError as exc:
-        raise ConfigError(f"cannot read scoring config {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"scoring config {path} is not valid YAML: {exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"])
