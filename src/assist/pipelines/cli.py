@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from assist.errors import AssistError
 from assist.pipelines.cli_models import register_model_commands
+from assist.pipelines.cli_reports import register_report_commands
 from assist.pipelines.cli_score import register_score_commands
 from assist.settings import Settings, get_settings
 
@@ -247,6 +248,7 @@ def demo(
 
 register_model_commands(app)
 register_score_commands(app)
+register_report_commands(app)
 
 
 def main() -> None:

@@ -1,0 +1,376 @@
+"""Stage ``report``: fairness audit, coverage and drift reports for managers and data scientists.
+
+Each report is a plain dict (the JSON served by the API and printed by ``--json``) and an HTML
+page with inline SVG charts; :func:`write_report` writes both to
+``<workspace>/reports/<as_of>/<name>.json|.html``, each file atomically (temporary file, then
+rename). :func:`log_to_mlflow` attaches them to a model's run. Reports inform; they block nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assist.errors import InputError
+from assist.features import CATALOG
+from assist.models import fairness
+from assist.models.deprivation import alkire_foster, deprivation_matrix
+from assist.models.drift import BINS, EPSILON, DriftThresholds, psi_table
+from assist.models.matching import receiving
+from assist.pipelines.report_html import Bar, bar_chart, page
+from assist.pipelines.store import list_snapshots, load_tables
+
+REPORTS_DIR = "reports"
+SCORES_FILE = "scores.parquet"
+FEATURES_FILE = "features.parquet"
+
+
+# --- reading -------------------------------------------------------------------------------
+def read_scored(path: Path) -> pd.DataFrame:
+    """A scored table from CSV or Parquet (by suffix); errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("scored table not found", file=str(path))
+    try:
+        if path.suffix.lower() in (".csv", ".txt"):
+            return pd.read_csv(path)
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"unreadable scored table ({type(exc).__name__})", file=str(path)) from None
+
+
+def _labels(frame: pd.DataFrame, col: str, path: Path, drop_unlabelled: bool) -> pd.Series:
+    raw = frame[col]
+    if pd.api.types.is_bool_dtype(raw):
+        raw = raw.astype("Int64")
+    y = pd.to_numeric(raw, errors="coerce").astype(float)
+    bad = raw.notna() & ~y.isin([0.0, 1.0])
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"label column must hold 0/1 outcomes, found {raw.iloc[row]}",
+                         file=str(path), column=col, row=row)
+    if y.isna().any() and not drop_unlabelled:
+        raise InputError(f"{int(y.isna().sum())} rows have no label; pass --drop-unlabelled to "
+                         "audit the labelled rows only", file=str(path), column=col)
+    return y
+
+
+def run_audit(*, path: Path, score_col: str, label_col: str, groups: Sequence[str],
+              reference: str = "majority", threshold: float | None = None,
+              top_k: int | None = None, top_pct: float | None = None,
+              drop_unlabelled: bool = False, intersections: bool = True) -> fairness.AuditResult:
+    """Read a scored table and audit it (see :mod:`assist.models.fairness`).
+
+    With ``drop_unlabelled`` the selection (threshold, top k or top P%) is made over all rows
+    first and only then are rows without a label left out, as a caseworker list would be.
+    """
+    path = Path(path)
+    frame = read_scored(path)
+    if not groups:
+        raise InputError("give at least one --group column", file=str(path))
+    for col in (score_col, label_col, *groups):
+        if col not in frame.columns:
+            raise InputError(f"no column {col!r} (columns: {', '.join(map(str, frame.columns))})",
+                             file=str(path), column=col)
+    score = pd.to_numeric(frame[score_col], errors="coerce").astype(float)
+    if score.isna().any():
+        row = int(np.flatnonzero(score.isna().to_numpy())[0])
+        raise InputError("score column must be numeric with no missing values", file=str(path),
+                         column=score_col, row=row)
+    y = _labels(frame, label_col, path, drop_unlabelled)
+    try:
+        selected, cut, rule = fairness.predicted_positive(score, threshold=threshold,
+                                                          top_k_rows=top_k, top_pct=top_pct)
+    except ValueError as exc:
+        raise InputError(str(exc), file=str(path)) from None
+    keep = y.notna().to_numpy()
+    if not keep.any():
+        raise InputError("no labelled rows to audit", file=str(path), column=label_col)
+    try:
+        result = fairness.audit(y[keep], score[keep], frame.loc[keep, list(groups)],
+                                selected=selected[keep], threshold=cut, reference=reference,
+                                intersections=intersections)
+    except ValueError as exc:
+        raise InputError(str(exc), file=str(path)) from None
+    return fairness.AuditResult(n=result.n, threshold=cut, rule=rule, table=result.table,
+                                reference=result.reference)
+
+
+def audit_html(result: fairness.AuditResult, *, source: str) -> str:
+    """The audit as an HTML page: recall with Wilson intervals and disparity charts per attribute."""
+    t = result.table
+    sections = []
+    for attr, part in t.groupby("attribute", sort=False):
+        ref = result.reference[attr]
+        recs = part.to_dict("records")
+        recall = bar_chart([Bar(f"{r['group']} (n={r['n']})", _f(r["tpr"]), _f(r["tpr_low"]),
+                                _f(r["tpr_high"]), "tpr" in r["flags"]) for r in recs],
+                           title=f"recall (TPR) by {attr}, 95% Wilson interval")
+        ratio = bar_chart([Bar(str(r["group"]), _f(r["tpr_ratio"]), flagged="tpr" in r["flags"])
+                           for r in recs], title=f"recall ratio to {ref}",
+                          band=(result.min_ratio, result.max_ratio), lines=[(1.0, "parity")])
+        rows = [{"group": r["group"], "n": int(r["n"]), "positives": int(r["pos"]),
+                 **{m: _f(r[m]) for m in fairness.RATE_NAMES},
+                 "recall 95% CI": _ci(r["tpr_low"], r["tpr_high"]),
+                 "calibration_gap": _f(r["calibration_gap"]),
+                 "recall ratio": _f(r["tpr_ratio"]), "flags": r["flags"],
+                 "_flag": bool(set(r["flags"]) & set(fairness.HEADLINE))} for r in recs]
+        sections.append({"heading": f"{attr} (reference: {ref})", "chart": recall + ratio,
+                         "columns": [c for c in rows[0] if c != "_flag"], "rows": rows})
+    findings = result.flagged() or ["no group's recall or miss rate is outside the band"]
+    intro = [fairness.HEADLINE_TEXT,
+             (f"{source}: {result.n:,} rows; predicted positive when {result.rule}; disparity = "
+              f"group / reference, band {result.min_ratio:g}-{result.max_ratio:g}; "
+              "'undefined' where a denominator is zero."),
+             *findings]
+    return page("Fairness audit", intro=intro, sections=sections)
+
+
+# --- coverage ------------------------------------------------------------------------------
+def read_snapshot(scores_dir: Path, as_of: str) -> pd.DataFrame:
+    """The scoring snapshot ``<scores_dir>/<as_of>/scores.parquet``."""
+    path = Path(scores_dir) / as_of / SCORES_FILE
+    if not path.is_file():
+        raise InputError(f"no scoring snapshot for {as_of} (run `assist score --as-of {as_of}`)",
+                         file=str(path))
+    return pd.read_parquet(path)
+
+
+def snapshot_months(scores_dir: Path) -> list[str]:
+    """Months with a scoring snapshot, oldest first."""
+    d = Path(scores_dir)
+    return sorted(p.parent.name for p in d.glob(f"*/{SCORES_FILE}")) if d.is_dir() else []
+
+
+def coverage_counts(scores: pd.DataFrame, *, assisted: pd.Series, verified: pd.Series,
+                    confirmed: pd.Series, level: str) -> pd.DataFrame:
+    """Per value of ``level`` (street_code or community_code): need, assistance, the pipeline
+    of referrals and the gap (in need by the model's high band or the index, not assisted)."""
+    s = scores
+    high = (s["band"].astype("string") == "high").fillna(False).to_numpy(dtype=bool)
+    poor = s["deprivation_poor"].astype(bool).to_numpy()
+    helped = assisted.reindex(s.index, fill_value=False).to_numpy(dtype=bool)
+    d = pd.DataFrame({
+        "households": 1, "expected_in_need": s["probability"].astype(float).to_numpy(),
+        "high_band": high, "index_poor": poor, "assisted": helped,
+        "referred": (s["candidate"].astype(bool) | s.get("warning", False)).to_numpy(dtype=bool),
+        "allocated": s["allocated"].astype(bool).to_numpy(),
+        "verified": verified.reindex(s.index, fill_value=False).to_numpy(dtype=bool),
+        "confirmed": confirmed.reindex(s.index, fill_value=False).to_numpy(dtype=bool),
+        "gap_model": high & ~helped, "gap_index": poor & ~helped,
+        "expected_gap": np.where(helped, 0.0, s["probability"].astype(float).to_numpy()),
+    }, index=s.index)
+    key = s[level].astype("string").fillna("(missing)").to_numpy()
+    out = d.groupby(key, sort=True).sum()
+    out.index.name = level
+    out = pd.concat([out, out.sum().to_frame("(district)").T.rename_axis(level)])
+    for col in out.columns.difference(["expected_in_need", "expected_gap"]):
+        out[col] = out[col].astype("int64")
+    out["gap_model_rate"] = out["gap_model"] / out["high_band"].where(out["high_band"] > 0)
+    out["gap_index_rate"] = out["gap_index"] / out["index_poor"].where(out["index_poor"] > 0)
+    return out.reset_index()
+
+
+def _store_facts(store: Path | None, as_of: str, index: pd.Index) -> tuple[pd.Series, ...]:
+    """Assisted (any active grant), verified and confirmed households of ``as_of``."""
+    empty = pd.Series(False, index=index)
+    if store is None or as_of not in list_snapshots(store):
+        return empty, empty, empty
+    t = load_tables(store, as_of=as_of, months=1, tables=["assistance", "verifications"])
+    assisted = receiving(t["assistance"], index, as_of=as_of).any(axis=1)
+    v = t["verifications"]
+    v = v.loc[(v["snapshot"].astype(str) == as_of).to_numpy()]
+    ids = v["household_id"].astype(str)
+    verified = pd.Series(index.isin(ids.unique()), index=index)
+    conf = ids[(v["outcome"].astype("string") == "confirmed").fillna(False).to_numpy()]
+    return assisted, verified, pd.Series(index.isin(conf.unique()), index=index)
+
+
+def coverage_report(*, scores_dir: Path, store: Path | None, as_of: str,
+                    k: float = 0.3333) -> dict[str, Any]:
+    """Coverage per street and community, the deprivation index by street and dimension, and
+    the month-on-month trend of earlier snapshots."""
+    scores = read_snapshot(scores_dir, as_of)
+    facts = _store_facts(store, as_of, scores.index.astype(str).rename(scores.index.name))
+    facts = tuple(f.set_axis(scores.index) for f in facts)
+    kw = dict(zip(("assisted", "verified", "confirmed"), facts, strict=True))
+    streets = coverage_counts(scores, level="street_code", **kw)
+    communities = coverage_counts(scores, level="community_code", **kw)
+    trend = []
+    for month in [m for m in snapshot_months(scores_dir) if m <= as_of]:
+        snap = scores if month == as_of else read_snapshot(scores_dir, month)
+        f = _store_facts(store, month, snap.index.astype(str))
+        f = tuple(x.set_axis(snap.index) for x in f)
+        tot = coverage_counts(snap, level="street_code",
+                              **dict(zip(("assisted", "verified", "confirmed"), f, strict=True)))
+        trend.append({"as_of": month, **_records(tot.tail(1))[0]})
+    return {"as_of": as_of, "streets": _records(streets), "communities": _records(communities),
+            "deprivation": deprivation_by_street(scores, k=k), "trend": trend,
+            "definitions": {
+                "in need (model)": "band high; expected_in_need is the sum of probabilities",
+                "in need (index)": f"Alkire-Foster poor at k={k}",
+                "assisted": "an active grant of any programme at the end of the month",
+                "referred": "referral candidate or early-warning flag of the snapshot",
+                "gap": "in need and not assisted; rate = gap / in need"}}
+
+
+def deprivation_by_street(scores: pd.DataFrame, *, k: float) -> dict[str, Any]:
+    """Alkire-Foster by street (H, A, M0, contribution) and each dimension's share of M0 per street."""
+    values = scores[CATALOG.ids]
+    street = scores["street_code"].astype("string").fillna("(missing)")
+    af = alkire_foster(values, CATALOG, k=k, by=street)
+    w = CATALOG.weights.reindex(CATALOG.ids)
+    censored = deprivation_matrix(values, CATALOG).astype(float).mul(w, axis=1)
+    censored = censored.mul(af.poor.astype(float), axis=0)
+    by_dim = censored.T.groupby([CATALOG[i].dimension for i in CATALOG.ids]).sum().T
+    per_street = by_dim.groupby(street.to_numpy()).sum()
+    total = per_street.sum(axis=1)
+    share = per_street.div(total.where(total > 0), axis=0)
+    return {"k": k, "district": {"H": af.H, "A": af.A, "M0": af.M0},
+            "streets": _records(af.groups.reset_index(names="street_code")),
+            "dimension_share": {str(s): {d: _f(v) for d, v in r.items()}
+                                for s, r in share.iterrows()}}
+
+
+def coverage_html(report: dict[str, Any]) -> str:
+    """The coverage report as an HTML page."""
+    streets = [r for r in report["streets"] if r["street_code"] != "(district)"]
+    chart = bar_chart([Bar(r["street_code"], r["gap_model_rate"], flagged=(r["gap_model_rate"] or 0) > 0.5)
+                       for r in streets], title="gap rate: high band, not assisted")
+    cols = list(report["streets"][0]) if report["streets"] else []
+    dims = [{"street_code": s, **v} for s, v in report["deprivation"]["dimension_share"].items()]
+    sections = [
+        {"heading": "Streets", "chart": chart, "columns": cols, "rows": report["streets"]},
+        {"heading": "Communities", "columns": list(report["communities"][0]) if
+         report["communities"] else [], "rows": report["communities"]},
+        {"heading": "Deprivation index by street", "columns":
+         list(report["deprivation"]["streets"][0]) if report["deprivation"]["streets"] else [],
+         "rows": report["deprivation"]["streets"]},
+        {"heading": "Share of M0 by dimension", "columns": list(dims[0]) if dims else [],
+         "rows": dims},
+        {"heading": "Trend (district)", "columns": list(report["trend"][0]) if report["trend"]
+         else [], "rows": report["trend"]},
+    ]
+    intro = [f"{k}: {v}" for k, v in report["definitions"].items()]
+    return page(f"Coverage {report['as_of']}", intro=intro, sections=sections)
+
+
+# --- drift ---------------------------------------------------------------------------------
+def _month_frame(features_dir: Path, scores_dir: Path, month: str) -> pd.DataFrame | None:
+    f = Path(features_dir) / month / FEATURES_FILE
+    if f.is_file():
+        return pd.read_parquet(f)
+    s = Path(scores_dir) / month / SCORES_FILE
+    return pd.read_parquet(s, columns=[c for c in CATALOG.ids]) if s.is_file() else None
+
+
+def drift_report(*, features_dir: Path, scores_dir: Path, as_of: str,
+                 reference: str | None = None, bins: int = BINS,
+                 thresholds: DriftThresholds | None = None) -> dict[str, Any]:
+    """PSI of every indicator and of the score, ``as_of`` against ``reference`` (default: the
+    earliest month with features or scores)."""
+    thresholds = thresholds or DriftThresholds()
+    feature_months = sorted(p.parent.name for p in Path(features_dir).glob(f"*/{FEATURES_FILE}"))
+    months = sorted({*feature_months, *snapshot_months(scores_dir)})
+    ref = reference or (months[0] if months else None)
+    current = _month_frame(features_dir, scores_dir, as_of)
+    base = _month_frame(features_dir, scores_dir, ref) if ref else None
+    if current is None:
+        raise InputError(f"no features or scores for {as_of}", file=str(features_dir))
+    if base is None:
+        raise InputError(f"no features or scores for the reference month {ref}",
+                         file=str(features_dir))
+    table = psi_table(base, current, list(CATALOG.ids), bins=bins, thresholds=thresholds)
+    score_ref = next((m for m in ([ref] + snapshot_months(scores_dir))
+                      if (Path(scores_dir) / m / SCORES_FILE).is_file()), None)
+    if score_ref and (Path(scores_dir) / as_of / SCORES_FILE).is_file():
+        cols = ["probability"]
+        s = psi_table(pd.read_parquet(Path(scores_dir) / score_ref / SCORES_FILE, columns=cols),
+                      pd.read_parquet(Path(scores_dir) / as_of / SCORES_FILE, columns=cols),
+                      cols, bins=bins, thresholds=thresholds)
+        s["feature"] = f"score (probability; reference {score_ref})"
+        table = pd.concat([s, table], ignore_index=True)
+    return {"as_of": as_of, "reference": ref, "bins": bins, "epsilon": EPSILON,
+            "thresholds": {"watch": thresholds.watch, "act": thresholds.act},
+            "features": _records(table),
+            "flagged": {lvl: table.loc[table["level"] == lvl, "feature"].tolist()
+                        for lvl in ("watch", "act")}}
+
+
+def drift_html(report: dict[str, Any]) -> str:
+    """The drift report as an HTML page."""
+    th = report["thresholds"]
+    bars = [Bar(r["feature"][:32], r["psi"], flagged=r["level"] == "act") for r in report["features"]]
+    chart = bar_chart(bars, title="population stability index",
+                      lines=[(th["watch"], "watch"), (th["act"], "act")])
+    rows = [{**r, "_flag": r["level"] in ("watch", "act")} for r in report["features"]]
+    intro = [(f"{report['as_of']} against {report['reference']}: quantile bins of the reference "
+              f"({report['bins']}), empty-bin shares floored at {report['epsilon']:g}; PSI >= "
+              f"{th['watch']:g} watch, >= {th['act']:g} act. Drift informs; it blocks nothing.")]
+    return page(f"Drift {report['as_of']}", intro=intro, sections=[
+        {"heading": "PSI per indicator and score", "chart": chart,
+         "columns": [c for c in rows[0] if c != "_flag"] if rows else [], "rows": rows}])
+
+
+# --- writing -------------------------------------------------------------------------------
+def report_folder(workspace: Path, as_of: str) -> Path:
+    """``<workspace>/reports/<as_of>``."""
+    return Path(workspace) / REPORTS_DIR / as_of
+
+
+def write_report(folder: Path, name: str, payload: dict[str, Any], html: str) -> list[Path]:
+    """Write ``<name>.json`` and ``<name>.html`` into ``folder``, each atomically."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(payload, ensure_ascii=False, indent=2, allow_nan=False)
+    return [_atomic_text(folder / f"{name}.json", text), _atomic_text(folder / f"{name}.html", html)]
+
+
+def _atomic_text(path: Path, text: str) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def log_to_mlflow(uri: str, run_id: str, paths: Sequence[Path], *, artifact_path: str,
+                  metrics: dict[str, float] | None = None) -> None:
+    """Attach report files (and headline metrics) to an existing MLflow run."""
+    from assist.experiments import tracking
+
+    c = tracking.client(uri)
+    for p in paths:
+        c.log_artifact(run_id, str(p), artifact_path=artifact_path)
+    if metrics:
+        tracking.log_values(c, run_id, metrics={k: v for k, v in metrics.items() if v is not None})
+
+
+# --- helpers -------------------------------------------------------------------------------
+def _f(v: Any) -> float | None:
+    return None if v is None or pd.isna(v) else float(v)
+
+
+def _ci(lo: Any, hi: Any) -> str:
+    return "undefined" if pd.isna(lo) else f"{lo:.3f}-{hi:.3f}"
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-safe records: numpy scalars to Python, NaN to None."""
+    out = []
+    for rec in frame.to_dict("records"):
+        out.append({str(k): (None if v is None or (not isinstance(v, list | str) and pd.isna(v))
+                             else v.item() if isinstance(v, np.generic) else v)
+                    for k, v in rec.items()})
+    return out
