@@ -69,6 +69,7 @@ class SourceView:
         self.window_start = self.as_of_end - pd.DateOffset(months=window_months)
         self.minimum_living_line = float(minimum_living_line(self.as_of_end, line_table))
         self._tables = {name: self._known(name, df) for name, df in tables.items()}
+        self._rows: dict[tuple, pd.DataFrame] = {}
         known = self._tables["households"]["snapshot"]
         if known.empty:
             raise InputError(f"no household registry snapshot is known by {as_of}",
@@ -77,14 +78,23 @@ class SourceView:
 
     def _known(self, name: str, df: pd.DataFrame) -> pd.DataFrame:
         ok = (df["snapshot"] <= self.as_of) & (df["as_of_date"] <= self.as_of_end)
-        return df.loc[ok.fillna(False).to_numpy(dtype=bool)]
+        return _where(df, ok.fillna(False).to_numpy(dtype=bool))
+
+    def _registered(self, key: tuple, df: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+        """Rows of ``df`` where ``mask`` holds and the household is registered, with their
+        household code in ``_hh``; computed once per (table, selection)."""
+        if key not in self._rows:
+            codes = self.households.get_indexer(df["household_id"])
+            keep = mask & (codes >= 0)
+            self._rows[key] = _where(df, keep).assign(_hh=codes[keep])
+        return self._rows[key]
 
     # -- tables ---------------------------------------------------------------------------
     def state(self, name: str) -> pd.DataFrame:
         """Rows of a state table at the current snapshot, for registered households."""
         df = self._tables[name]
-        df = df.loc[(df["snapshot"] == self.current_snapshot).to_numpy(dtype=bool)]
-        return df.loc[self.codes(df) >= 0]
+        return self._registered((name, "state"), df,
+                                (df["snapshot"] == self.current_snapshot).to_numpy(dtype=bool))
 
     def history(self, name: str) -> pd.DataFrame:
         """Rows of a state table over the look-back window (all snapshots known by as-of)."""
@@ -92,8 +102,7 @@ class SourceView:
             raise ValueError(f"{name} is read at the current snapshot only; add it to HISTORY_TABLES")
         df = self._tables[name]
         start = (self.window_start + pd.offsets.MonthBegin(1)).strftime("%Y-%m")
-        df = df.loc[(df["snapshot"] >= start).to_numpy(dtype=bool)]
-        return df.loc[self.codes(df) >= 0]
+        return self._registered((name, "history"), df, (df["snapshot"] >= start).to_numpy(dtype=bool))
 
     def events(self, name: str, *, days: int | None = None) -> pd.DataFrame:
         """Events of the look-back window (or the last ``days`` days), for registered households."""
@@ -105,8 +114,7 @@ class SourceView:
         date = df[spec.event_date]
         start = self.window_start if days is None else self.as_of_end - pd.Timedelta(days=days)
         ok = (date > start) & (date <= self.as_of_end)
-        df = df.loc[ok.fillna(False).to_numpy(dtype=bool)]
-        return df.loc[self.codes(df) >= 0]
+        return self._registered((name, "events", days), df, ok.fillna(False).to_numpy(dtype=bool))
 
     # -- households and persons -----------------------------------------------------------
     @cached_property
@@ -123,7 +131,9 @@ class SourceView:
 
     def codes(self, df: pd.DataFrame) -> np.ndarray:
         """Position of each row's household in :attr:`households` (-1 when not registered)."""
-        return self.households.get_indexer(df["household_id"].astype(str))
+        if "_hh" in df.columns:
+            return df["_hh"].to_numpy()
+        return self.households.get_indexer(df["household_id"])
 
     @cached_property
     def persons(self) -> pd.DataFrame:
@@ -200,6 +210,11 @@ class SourceView:
     def series(self, values: np.ndarray) -> pd.Series:
         """Wrap per-household values as a Series indexed by household id."""
         return pd.Series(np.asarray(values, dtype=float), index=self.households)
+
+
+def _where(df: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """Rows where ``mask`` holds (the frame itself when all do: no copy)."""
+    return df if mask.all() else df.loc[mask]
 
 
 def ratio(num: np.ndarray, den: np.ndarray, *, cap: float = 10.0) -> np.ndarray:
