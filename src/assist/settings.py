@@ -13,6 +13,7 @@ from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_PSEUDONYM_KEY = "assist-development-key-not-for-real-data"
+DEV_TOKEN_SECRET = "assist-development-token-secret-not-for-real-use"
 
 
 class SettingsError(ValueError):
@@ -28,6 +29,13 @@ class Settings(BaseSettings):
     workspace: Path = Path("var")
     pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)
     mlflow_tracking_uri: str | None = None
+    #: case store (SQLAlchemy URL); None: a SQLite file in the workspace
+    database_url: str | None = None
+    #: signs API bearer tokens; required outside dev when the API is used (see api_token_secret)
+    token_secret: SecretStr | None = None
+    token_ttl_minutes: int = 480
+    #: largest request body the API accepts
+    api_max_body_bytes: int = 65_536
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> "Settings":
@@ -40,6 +48,35 @@ class Settings(BaseSettings):
         if len(self.pseudonym_key.get_secret_value()) < 32:
             raise SettingsError("ASSIST_PSEUDONYM_KEY must be at least 32 characters long.")
         return self
+
+    def api_token_secret(self) -> str:
+        """The token-signing secret; the built-in development secret only with ASSIST_ENV=dev.
+
+        Checked when the API or ``assist users`` needs it, so batch stages run without one.
+        """
+        secret = self.token_secret.get_secret_value() if self.token_secret else None
+        if secret is None or secret == DEV_TOKEN_SECRET:
+            if self.env != "dev":
+                raise SettingsError(
+                    "ASSIST_TOKEN_SECRET is not set: the built-in development token secret may "
+                    "only be used with ASSIST_ENV=dev. Set ASSIST_TOKEN_SECRET to a secret of at "
+                    "least 32 characters.")
+            return DEV_TOKEN_SECRET
+        if len(secret) < 32:
+            raise SettingsError("ASSIST_TOKEN_SECRET must be at least 32 characters long.")
+        return secret
+
+    @property
+    def db_url(self) -> str:
+        """Case-store URL: the setting, or a SQLite file in the workspace."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.workspace / 'assist.db').resolve()}"
+
+    @property
+    def scores_dir(self) -> Path:
+        """Monthly scoring snapshots (``assist score``)."""
+        return self.workspace / "scores"
 
     # Workspace layout -------------------------------------------------------------------
     @property

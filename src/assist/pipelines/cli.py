@@ -22,6 +22,7 @@ from assist.errors import AssistError
 from assist.pipelines.cli_models import register_model_commands
 from assist.pipelines.cli_reports import register_report_commands
 from assist.pipelines.cli_score import register_score_commands
+from assist.pipelines.cli_serving import register_serving_commands
 from assist.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -248,6 +249,7 @@ def demo(
 
 register_model_commands(app)
 register_score_commands(app)
+register_serving_commands(app)
 register_report_commands(app)
 
 

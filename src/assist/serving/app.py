@@ -1,0 +1,126 @@
+"""The FastAPI app: ``create_app(settings)`` builds one (no module-level app, engine or
+settings). Routers under ``/api/v1``; Prometheus metrics at ``/metrics``.
+
+Logs name the route template, never the raw path (paths carry household pseudonyms), and the
+CLI runs uvicorn without its access log for the same reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from sqlalchemy import Engine
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assist.serving import errors
+from assist.serving.deps import route_template
+from assist.serving.db import make_engine, session_factory
+from assist.serving.routers import auth, decisions, health, households, models, referrals
+from assist.settings import Settings
+
+log = logging.getLogger("assist.serving")
+API = "/api/v1"
+
+
+class BodyLimit:
+    """Refuse request bodies above ``limit`` bytes with a JSON 413 (declared or streamed)."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        too_big = JSONResponse(errors.error_body(
+            "payload_too_large", f"request body above {self.limit} bytes"), status_code=413)
+        if declared is not None:
+            try:
+                size = int(declared)
+            except ValueError:
+                size = self.limit + 1
+            if size > self.limit:
+                await too_big(scope, receive, send)
+                return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE") and declared is None:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        total, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, receive, send)  # disconnect: let the app see it
+                return
+            body = message.get("body", b"")
+            total += len(body)
+            if total > self.limit:
+                await too_big(scope, receive, send)
+                return
+            chunks.append(body)
+            more = message.get("more_body", False)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _metrics(app: FastAPI) -> None:
+    registry = CollectorRegistry()
+    requests = Counter("assist_http_requests", "HTTP requests", ["method", "route", "status"],
+                       registry=registry)
+    latency = Histogram("assist_http_request_seconds", "HTTP request latency",
+                        ["method", "route"], registry=registry,
+                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):  # noqa: ANN001, ANN202
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        route = route_template(request.scope)
+        dt = time.perf_counter() - t0
+        requests.labels(request.method, route, str(response.status_code)).inc()
+        latency.labels(request.method, route).observe(dt)
+        log.debug("%s %s %s %.1fms", request.method, route, response.status_code, dt * 1e3)
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    """The API over the case store at ``settings.db_url`` (or ``engine``)."""
+    app = FastAPI(title="assist", version="1", summary="Precision social-assistance referrals",
+                  openapi_url=f"{API}/openapi.json", docs_url=f"{API}/docs", redoc_url=None)
+    app.state.settings = settings
+    app.state.token_secret = settings.api_token_secret()  # refuse a default secret up front
+    app.state.engine = engine or make_engine(settings.db_url)
+    app.state.sessions = session_factory(app.state.engine)
+    errors.install(app)
+    for r in (auth.router, referrals.router, households.router, decisions.router,
+              models.router, health.router):
+        app.include_router(r, prefix=API)
+    _metrics(app)
+    app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
+    return app
+
+
+def from_environment() -> FastAPI:
+    """App factory for uvicorn workers: settings from ``ASSIST_*`` variables."""
+    from assist.settings import get_settings
+
+    return create_app(get_settings())

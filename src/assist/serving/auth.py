@@ -1,0 +1,101 @@
+"""Passwords (argon2), signed expiring bearer tokens, roles, jurisdictions and permissions.
+
+Permissions are declared once (:data:`PERMISSIONS`) and each route names the one it needs
+(``Depends(require("referrals:read"))``). Caseworkers are scoped to their streets; other
+roles see the district.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from assist.serving.errors import ApiError
+
+#: permission -> roles holding it
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "referrals:read": frozenset({"caseworker", "manager", "data_scientist", "admin"}),
+    "households:read": frozenset({"caseworker", "manager", "data_scientist", "admin"}),
+    "decisions:read": frozenset({"caseworker", "manager", "admin"}),
+    "decisions:write": frozenset({"caseworker", "manager"}),
+    "models:read": frozenset({"caseworker", "manager", "data_scientist", "admin"}),
+    "audit:read": frozenset({"admin"}),
+}
+#: roles that see free-text notes (data scientists get pseudonymous, note-free data)
+SEES_NOTES = frozenset({"caseworker", "manager", "admin"})
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """Argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash``."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller."""
+
+    user_id: int
+    username: str
+    role: str
+    #: street codes the caller may see; None: the whole district
+    streets: tuple[str, ...] | None
+
+    def can(self, permission: str) -> bool:
+        """Whether the caller's role holds ``permission``."""
+        return self.role in PERMISSIONS[permission]
+
+    def sees_street(self, street: str) -> bool:
+        """Whether ``street`` is in the caller's jurisdiction."""
+        return self.streets is None or street in self.streets
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issue_token(*, user_id: int, secret: str, ttl_seconds: int, now: float | None = None) -> str:
+    """A signed token ``payload.signature`` naming the user and its expiry."""
+    now = time.time() if now is None else now
+    payload = _b64(json.dumps({"sub": user_id, "iat": int(now), "exp": int(now + ttl_seconds)},
+                              separators=(",", ":")).encode())
+    sig = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
+    return f"{payload}.{_b64(sig)}"
+
+
+def read_token(token: str, *, secret: str, now: float | None = None) -> int:
+    """The user id of a valid, unexpired token; 401 otherwise."""
+    bad = ApiError(401, "invalid_token", "invalid or expired token",
+                   headers={"WWW-Authenticate": "Bearer"})
+    try:
+        payload, sig = token.split(".")
+        expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, _unb64(sig)):
+            raise bad
+        claims = json.loads(_unb64(payload))
+        user_id, exp = int(claims["sub"]), float(claims["exp"])
+    except (ValueError, KeyError, TypeError):
+        raise bad from None
+    if exp <= (time.time() if now is None else now):
+        raise bad
+    return user_id

@@ -1,0 +1,222 @@
+"""Serving commands of the ``assist`` CLI: serve, casebook, users, audit-log.
+
+Registered by :mod:`assist.pipelines.cli_serving`. Heavy imports stay inside the commands so
+the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import sys
+from pathlib import Path
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+DEMO_USERS = (("caseworker1", "caseworker", ("S01",)), ("caseworker2", "caseworker", ("S02", "S03")),
+              ("manager", "manager", ()), ("scientist", "data_scientist", ()),
+              ("admin", "admin", ()))
+
+
+def _sessions(s):  # noqa: ANN001, ANN202
+    from assist.serving.db import make_engine, session_factory, upgrade
+
+    upgrade(s.db_url)
+    return session_factory(make_engine(s.db_url))
+
+
+def load_current(s, *, as_of: str | None = None) -> tuple[str, bool, dict[str, int]]:  # noqa: ANN001
+    """Load a scoring snapshot (default: the current one) into the store at ``s.db_url``."""
+    from assist.features import CATALOG
+    from assist.pipelines.casebook import read_snapshot
+    from assist.serving.services.snapshots import counts, load_snapshot
+
+    snap_files = read_snapshot(s.scores_dir, as_of)
+    with _sessions(s)() as session:
+        snap, new = load_snapshot(session, as_of=snap_files.as_of, summary=snap_files.summary,
+                                  scores=snap_files.scores, referrals=snap_files.referrals,
+                                  indicator_ids=CATALOG.ids)
+        return snap.as_of, new, counts(session, snap)
+
+
+def register(app: typer.Typer, *, settings: Callable[[], Any], out: Any,
+             user_errors: Callable[..., Any]) -> None:
+    """Add ``serve``, ``casebook``, ``users`` and ``audit-log`` to the ``assist`` app
+    (``settings``, ``out`` and ``user_errors`` come from the CLI that registers them)."""
+    _settings = settings
+
+    casebook = typer.Typer(help="The case store: migrate, load snapshots, export labels.",
+                           no_args_is_help=True)
+    users = typer.Typer(help="API users and roles.", no_args_is_help=True)
+    audit_log = typer.Typer(help="The audit log of household-level reads and decisions.",
+                            no_args_is_help=True)
+    app.add_typer(casebook, name="casebook")
+    app.add_typer(users, name="users")
+    app.add_typer(audit_log, name="audit-log")
+
+    @app.command()
+    @user_errors
+    def serve(
+        host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+        workers: Annotated[int, typer.Option(help="Uvicorn worker processes.")] = 1,
+        load: Annotated[bool, typer.Option(help="Load the current scoring snapshot first.")] = True,
+    ) -> None:
+        """Run the API (migrating the store and loading the current snapshot first)."""
+        import uvicorn
+
+        s = _settings()
+        s.api_token_secret()  # refuse a default secret before binding
+        _sessions(s)
+        if load and (s.scores_dir / "current.json").is_file():
+            as_of, new, n = load_current(s)
+            out.print(f"snapshot {as_of}: {'loaded' if new else 'already loaded'} "
+                      f"({n['households']:,} households, {n['referrals']:,} referrals)")
+        out.print(f"serving on http://{host}:{port}/api/v1 (docs: /api/v1/docs)")
+        uvicorn.run("assist.serving.app:from_environment", factory=True, host=host, port=port,
+                    workers=workers, access_log=False, log_level="warning")
+
+    @casebook.command("migrate")
+    @user_errors
+    def migrate() -> None:
+        """Create or upgrade the case-store schema (Alembic)."""
+        s = _settings()
+        _sessions(s)
+        out.print(f"case store at head: {_redact(s.db_url)}")
+
+    @casebook.command("load")
+    @user_errors
+    def load_cmd(as_of: Annotated[str | None, typer.Option(
+            help="Snapshot month YYYY-MM (default: the current one).")] = None) -> None:
+        """Load a scoring snapshot into the case store (a loaded month is kept as it is)."""
+        s = _settings()
+        month, new, n = load_current(s, as_of=as_of)
+        out.print(f"snapshot {month}: {'loaded' if new else 'already loaded'} "
+                  f"({n['households']:,} households, {n['referrals']:,} referrals)")
+
+    @casebook.command("export-labels")
+    @user_errors
+    def export_labels(out_file: Annotated[Path, typer.Option(
+            "--out", help="CSV or Parquet for data.extra_labels of an experiment config.")]) -> None:
+        """Write recorded decisions as training labels (household_id, month, outcome, date)."""
+        from assist.pipelines.casebook import write_labels
+        from assist.serving.services.decisions import decisions_as_labels
+
+        with _sessions(_settings())() as session:
+            labels = decisions_as_labels(session)
+        write_labels(labels, out_file)
+        out.print(f"{len(labels):,} labels: {out_file} (set data.extra_labels to use them)")
+
+    @casebook.command("overrides")
+    @user_errors
+    def overrides_cmd(out_file: Annotated[Path, typer.Option("--out", help="CSV file.")]) -> None:
+        """Write decisions that disagreed with the score (for the override analysis)."""
+        from assist.serving.services.decisions import overrides
+
+        with _sessions(_settings())() as session:
+            df = overrides(session)
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out_file, index=False, encoding="utf-8")
+        out.print(f"{len(df):,} overrides: {out_file}")
+
+    @users.command("add")
+    @user_errors
+    def users_add(
+        username: Annotated[str, typer.Argument()],
+        role: Annotated[str, typer.Option(help="caseworker, manager, data_scientist or admin.")],
+        street: Annotated[list[str] | None, typer.Option(help="Street code (caseworkers; repeat).")] = None,
+        password: Annotated[str | None, typer.Option(
+            help="Password (default: prompt; use ASSIST_NEW_PASSWORD in scripts).",
+            envvar="ASSIST_NEW_PASSWORD")] = None,
+    ) -> None:
+        """Add a user with a role (and streets for a caseworker)."""
+        from assist.serving.services.users import add_user
+
+        pw = password or typer.prompt("password", hide_input=True, confirmation_prompt=True)
+        with _sessions(_settings())() as session:
+            u = add_user(session, username=username, password=pw, role=role, streets=street or ())
+            out.print(f"user {u.username} ({u.role}) added")
+
+    @users.command("list")
+    @user_errors
+    def users_list() -> None:
+        """List users, roles, streets and whether they are active."""
+        from rich.table import Table
+
+        from assist.serving.services.users import list_users
+
+        t = Table("user", "role", "streets", "active")
+        with _sessions(_settings())() as session:
+            for u in list_users(session):
+                t.add_row(u.username, u.role, ",".join(u.street_codes) or "district",
+                          "yes" if u.active else "no")
+        out.print(t)
+
+    @users.command("disable")
+    @user_errors
+    def users_disable(username: Annotated[str, typer.Argument()]) -> None:
+        """Disable a user (their tokens stop working at once)."""
+        from assist.serving.services.users import disable_user
+
+        with _sessions(_settings())() as session:
+            disable_user(session, username=username)
+        out.print(f"user {username} disabled")
+
+    @users.command("demo")
+    @user_errors
+    def users_demo() -> None:
+        """Create the demo users with fresh random passwords and print them (ASSIST_ENV=dev only)."""
+        from assist.errors import InputError
+        from assist.serving.services.users import add_user
+
+        s = _settings()
+        if s.env != "dev":
+            raise InputError("demo users only with ASSIST_ENV=dev")
+        with _sessions(s)() as session:
+            for name, role, streets in DEMO_USERS:
+                pw = secrets.token_urlsafe(12)
+                try:
+                    add_user(session, username=name, password=pw, role=role, streets=streets)
+                except InputError:
+                    session.rollback()
+                    out.print(f"{name:12} exists (unchanged)")
+                    continue
+                out.print(f"{name:12} {role:15} {','.join(streets) or 'district':8} password {pw}")
+
+    @audit_log.command("export")
+    @user_errors
+    def audit_export(
+        since: Annotated[str, typer.Option(help="ISO date or time, e.g. 2026-10-01.")],
+        out_file: Annotated[Path | None, typer.Option("--out", help="JSON Lines file (default stdout).")] = None,
+    ) -> None:
+        """Export audit entries from ``--since`` as JSON Lines."""
+        from assist.errors import InputError
+        from assist.serving import audit
+
+        try:
+            start = dt.datetime.fromisoformat(since)
+        except ValueError:
+            raise InputError(f"--since {since!r} is not an ISO date or time") from None
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=dt.UTC)
+        n = 0
+        with _sessions(_settings())() as session:
+            fh = out_file.open("w", encoding="utf-8") if out_file else sys.stdout
+            try:
+                for e in audit.entries(session, since=start):
+                    fh.write(json.dumps(e, ensure_ascii=False) + "\n")
+                    n += 1
+            finally:
+                if out_file:
+                    fh.close()
+        if out_file:
+            out.print(f"{n:,} audit entries: {out_file}")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,178 @@
+"""The case store: SQLAlchemy 2 typed models (SQLite by default, PostgreSQL by URL).
+
+Schema changes go through Alembic migrations (``migrations/versions``); tests check that the
+migrated schema matches these models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ROLES = ("caseworker", "manager", "data_scientist", "admin")
+LEVELS = ("district", "street", "community")
+OUTCOMES = ("confirmed", "not_in_need", "unreachable", "declined")
+RATINGS = ("good", "bad")
+#: referral status: open until a decision is recorded, then the decision's outcome
+STATUSES = ("open", *OUTCOMES)
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now (UTC)."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the case store."""
+
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON,
+                           dt.datetime: DateTime(timezone=True)}
+
+
+class Jurisdiction(Base):
+    """District > street > community (the city's three-level platform)."""
+
+    __tablename__ = "jurisdictions"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    level: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(128), default="")
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
+
+
+class User(Base):
+    """An API user; caseworkers see only the streets assigned to them."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    streets: Mapped[list[UserJurisdiction]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def street_codes(self) -> list[str]:
+        """Codes of the user's assigned jurisdictions."""
+        return sorted(s.jurisdiction_code for s in self.streets)
+
+
+class UserJurisdiction(Base):
+    """A jurisdiction (street) assigned to a user."""
+
+    __tablename__ = "user_jurisdictions"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"),
+                                                   primary_key=True)
+
+
+class Snapshot(Base):
+    """A monthly scoring snapshot loaded into the store."""
+
+    __tablename__ = "snapshots"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    as_of: Mapped[str] = mapped_column(String(7), unique=True)
+    model_version: Mapped[str] = mapped_column(String(256))
+    config_hash: Mapped[str] = mapped_column(String(64), default="")
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    loaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class HouseholdScore(Base):
+    """One household's score in one snapshot (every household, for score history and detail)."""
+
+    __tablename__ = "household_scores"
+    __table_args__ = (UniqueConstraint("snapshot_id", "household_id"),
+                      Index("ix_household_scores_household", "household_id"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id", ondelete="CASCADE"))
+    household_id: Mapped[str] = mapped_column(String(64))
+    street_code: Mapped[str] = mapped_column(String(32))
+    community_code: Mapped[str] = mapped_column(String(32))
+    probability: Mapped[float] = mapped_column(Float)
+    band: Mapped[str] = mapped_column(String(16))
+    rank_district: Mapped[int] = mapped_column(Integer)
+    deprivation_score: Mapped[float] = mapped_column(Float)
+    #: indicator id -> value (None when missing)
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Referral(Base):
+    """A household listed for a visit in a snapshot (allocated, waiting or flagged)."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (UniqueConstraint("snapshot_id", "household_id"),
+                      Index("ix_referrals_list", "snapshot_id", "street_code", "rank_street"),
+                      Index("ix_referrals_household", "household_id"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id", ondelete="CASCADE"))
+    household_id: Mapped[str] = mapped_column(String(64))
+    street_code: Mapped[str] = mapped_column(String(32))
+    community_code: Mapped[str] = mapped_column(String(32))
+    probability: Mapped[float] = mapped_column(Float)
+    band: Mapped[str] = mapped_column(String(16))
+    rank_street: Mapped[int] = mapped_column(Integer)
+    rank_community: Mapped[int] = mapped_column(Integer)
+    rank_district: Mapped[int] = mapped_column(Integer)
+    deprivation_score: Mapped[float] = mapped_column(Float)
+    allocated: Mapped[bool] = mapped_column(Boolean)
+    primary_cause: Mapped[str | None] = mapped_column(String(32))
+    secondary_cause: Mapped[str | None] = mapped_column(String(32))
+    top_factors_en: Mapped[list[str]] = mapped_column(default=list)
+    top_factors_zh: Mapped[list[str]] = mapped_column(default=list)
+    programmes: Mapped[list[str]] = mapped_column(default=list)
+    allocated_programmes: Mapped[list[str]] = mapped_column(default=list)
+    reasons_en: Mapped[list[str]] = mapped_column(default=list)
+    reasons_zh: Mapped[list[str]] = mapped_column(default=list)
+    flags: Mapped[list[str]] = mapped_column(default=list)
+    #: programme/flag codes joined as ";a;b;" so filters are one LIKE on both back ends
+    programme_key: Mapped[str] = mapped_column(String(256), default=";")
+    flag_key: Mapped[str] = mapped_column(String(256), default=";")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+
+
+class Decision(Base):
+    """A caseworker's recorded outcome of a referral; ``version`` guards concurrent updates."""
+
+    __tablename__ = "decisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"),
+                                             unique=True)
+    household_id: Mapped[str] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    visit_date: Mapped[dt.date] = mapped_column()
+    programmes_granted: Mapped[list[str]] = mapped_column(default=list)
+    #: the outcome disagrees with the score's band (kept for the override analysis)
+    override: Mapped[bool] = mapped_column(Boolean, default=False)
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    rating: Mapped[str | None] = mapped_column(String(8))
+    rating_reason: Mapped[str | None] = mapped_column(Text)
+    band_at_decision: Mapped[str] = mapped_column(String(16))
+    probability_at_decision: Mapped[float] = mapped_column(Float)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class AuditEntry(Base):
+    """Who read or wrote what household-level data, when, through which endpoint."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    username: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    endpoint: Mapped[str] = mapped_column(String(256))
+    household_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,205 @@
+"""Request and response schemas (Base / Create / Public families). Inputs forbid unknown
+fields; every response is a declared model (fast serialisation, documented OpenAPI)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+Outcome = Literal["confirmed", "not_in_need", "unreachable", "declined"]
+Rating = Literal["good", "bad"]
+Band = Literal["high", "medium", "low"]
+Status = Literal["open", "confirmed", "not_in_need", "unreachable", "declined"]
+Code = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_]+$")]
+ShortText = Annotated[str, Field(max_length=2000)]
+#: stored times are UTC; SQLite returns them naive, so responses always say so
+UtcDatetime = Annotated[dt.datetime, AfterValidator(
+    lambda v: v if v.tzinfo else v.replace(tzinfo=dt.UTC))]
+HOUSEHOLD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# auth ------------------------------------------------------------------------------------
+class TokenRequest(_In):
+    """Username and password."""
+
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class TokenPublic(_Out):
+    """A bearer token."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    role: str
+
+
+# referrals --------------------------------------------------------------------------------
+class ReferralPublic(_Out):
+    """A listed household: score, band, ranks, top factors, programmes, allocation, flags."""
+
+    id: int
+    household_id: str
+    street_code: str
+    community_code: str
+    probability: float
+    band: str
+    rank_street: int
+    rank_community: int
+    rank_district: int
+    deprivation_score: float
+    allocated: bool
+    primary_cause: str | None
+    secondary_cause: str | None
+    top_factors_en: list[str]
+    top_factors_zh: list[str]
+    programmes: list[str]
+    allocated_programmes: list[str]
+    flags: list[str]
+    status: str
+
+
+class ReferralPage(_Out):
+    """One page of the caller's referral list."""
+
+    as_of: str
+    total: int
+    page: int
+    page_size: int
+    items: list[ReferralPublic]
+
+
+# decisions --------------------------------------------------------------------------------
+class DecisionBase(_In):
+    """What a caseworker found on the visit."""
+
+    outcome: Outcome
+    visit_date: dt.date | None = Field(default=None, description="Date of the visit (default today).")
+    programmes_granted: Annotated[list[Code], Field(max_length=20)] = []
+    override_reason: ShortText | None = Field(
+        default=None, description="Required when the outcome disagrees with the score's band.")
+    note: ShortText | None = Field(default=None, description="What the data could not see.")
+    rating: Rating | None = Field(default=None, description="好差评: was the referral useful?")
+    rating_reason: ShortText | None = None
+
+
+class DecisionCreate(DecisionBase):
+    """A new decision on a referral."""
+
+    referral_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+class DecisionUpdate(DecisionBase):
+    """A changed decision; ``version`` must be the one last read (else 409)."""
+
+    version: Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+class DecisionPublic(_Out):
+    """A recorded decision."""
+
+    id: int
+    referral_id: int
+    household_id: str
+    outcome: str
+    visit_date: dt.date
+    programmes_granted: list[str]
+    override: bool
+    override_reason: str | None
+    note: str | None
+    rating: str | None
+    rating_reason: str | None
+    band_at_decision: str
+    recorded_by: int
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    version: int
+
+
+# households -------------------------------------------------------------------------------
+class IndicatorValue(_Out):
+    """One indicator of a household, with its catalog names."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    dimension: str
+    unit: str
+    value: float | None
+    deprived: bool | None
+    cutoff: float
+    direction: int
+
+
+class DimensionProfile(_Out):
+    """Weighted share of a dimension's indicators the household is deprived on."""
+
+    dimension: str
+    deprived_indicators: int
+    indicators: int
+    weighted_deprivation: float
+
+
+class ScorePoint(_Out):
+    """The household's score in one snapshot."""
+
+    as_of: str
+    probability: float
+    band: str
+    rank_district: int
+    deprivation_score: float
+
+
+class HouseholdDetail(_Out):
+    """Everything a caseworker needs about one household (pseudonymous id)."""
+
+    household_id: str
+    as_of: str
+    street_code: str
+    community_code: str
+    probability: float
+    band: str
+    rank_district: int
+    deprivation_score: float
+    indicators: list[IndicatorValue]
+    dimensions: list[DimensionProfile]
+    referral: ReferralPublic | None
+    explanation_en: list[str]
+    explanation_zh: list[str]
+    reasons_en: list[str]
+    reasons_zh: list[str]
+    history: list[ScorePoint]
+    decisions: list[DecisionPublic]
+
+
+# models, health ---------------------------------------------------------------------------
+class ModelPublic(_Out):
+    """The model behind the current scoring snapshot and its card summary."""
+
+    as_of: str
+    model_version: str
+    config_hash: str
+    catalog_version: str | None
+    households_scored: int | None
+    bands: dict[str, int]
+    explained: int | None
+    truth: dict[str, Any] | None
+    loaded_at: UtcDatetime
+
+
+class Health(_Out):
+    """Liveness or readiness."""
+
+    status: Literal["ok", "not_ready"]
+    checks: dict[str, str] = {}

@@ -1,0 +1,1 @@
+"""Keyword-only service functions behind the thin routes and the CLI."""

@@ -1,0 +1,148 @@
+"""Decisions: record and change a visit's outcome, with optimistic concurrency and audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from assist.serving import audit
+from assist.serving.auth import Principal
+from assist.serving.errors import ApiError, not_found
+from assist.serving.models import Decision, Referral, utcnow
+from assist.serving.schemas import DecisionBase, DecisionCreate, DecisionPublic, DecisionUpdate
+from assist.serving.services.households import public_decision
+
+
+def disagrees(*, band: str, outcome: str) -> bool:
+    """Whether an outcome overrides the score: need found in a low band, or none in a high one."""
+    return (band == "low" and outcome == "confirmed") or (band == "high" and outcome == "not_in_need")
+
+
+def _check(body: DecisionBase, referral: Referral) -> bool:
+    override = disagrees(band=referral.band, outcome=body.outcome)
+    if override and not body.override_reason:
+        raise ApiError(422, "override_reason_required",
+                       f"outcome {body.outcome!r} disagrees with band {referral.band!r}: "
+                       "give an override_reason", field="body.override_reason")
+    if body.rating_reason and not body.rating:
+        raise ApiError(422, "validation_error", "rating_reason needs a rating",
+                       field="body.rating")
+    return override
+
+
+def _apply(d: Decision, body: DecisionBase, override: bool) -> None:
+    d.outcome = body.outcome
+    d.visit_date = body.visit_date or dt.date.today()
+    d.programmes_granted = list(body.programmes_granted)
+    d.override, d.override_reason = override, body.override_reason
+    d.note, d.rating, d.rating_reason = body.note, body.rating, body.rating_reason
+    d.updated_at = utcnow()
+
+
+def _referral_in_scope(session: Session, who: Principal, referral_id: int) -> Referral:
+    r = session.get(Referral, referral_id)
+    if r is None or not who.sees_street(r.street_code):
+        raise not_found("referral")
+    return r
+
+
+def create_decision(session: Session, *, who: Principal, body: DecisionCreate,
+                    endpoint: str) -> DecisionPublic:
+    """Record the first decision on a referral; 409 if one exists (update it by version)."""
+    r = _referral_in_scope(session, who, body.referral_id)
+    override = _check(body, r)
+    existing = session.scalars(select(Decision).where(Decision.referral_id == r.id)).first()
+    if existing is not None:
+        raise ApiError(409, "decision_exists", "this referral already has a decision: "
+                       "update it with its current version", decision_id=existing.id,
+                       version=existing.version)
+    d = Decision(referral_id=r.id, household_id=r.household_id, recorded_by=who.user_id,
+                 band_at_decision=r.band, probability_at_decision=r.probability)
+    _apply(d, body, override)
+    session.add(d)
+    r.status = body.outcome
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent first decision won the race
+        session.rollback()
+        raise ApiError(409, "decision_exists", "this referral already has a decision") from None
+    audit.record(session, who=who, action="decision.create", endpoint=endpoint,
+                 household_id=r.household_id,
+                 detail={"decision_id": d.id, "referral_id": r.id, "outcome": d.outcome,
+                         "override": override, "version": d.version})
+    session.commit()
+    return public_decision(d, who)
+
+
+def get_decision(session: Session, *, who: Principal, decision_id: int,
+                 endpoint: str) -> DecisionPublic:
+    """One decision in the caller's jurisdiction (audited read)."""
+    d = session.get(Decision, decision_id)
+    if d is None:
+        raise not_found("decision")
+    _referral_in_scope_or_404(session, who, d.referral_id, "decision")
+    audit.record(session, who=who, action="decision.read", endpoint=endpoint,
+                 household_id=d.household_id, detail={"decision_id": d.id})
+    session.commit()
+    return public_decision(d, who)
+
+
+def _referral_in_scope_or_404(session: Session, who: Principal, referral_id: int,
+                              what: str) -> Referral:
+    r = session.get(Referral, referral_id)
+    if r is None or not who.sees_street(r.street_code):
+        raise not_found(what)
+    return r
+
+
+def update_decision(session: Session, *, who: Principal, decision_id: int, body: DecisionUpdate,
+                    endpoint: str) -> DecisionPublic:
+    """Change a decision if ``body.version`` is current; a stale version gets 409."""
+    d = session.get(Decision, decision_id)
+    if d is None:
+        raise not_found("decision")
+    r = _referral_in_scope_or_404(session, who, d.referral_id, "decision")
+    if d.version != body.version:
+        raise ApiError(409, "version_conflict", "the decision changed since you read it: "
+                       "reload and retry", field="body.version", current_version=d.version)
+    override = _check(body, r)
+    before = d.outcome
+    _apply(d, body, override)
+    r.status = body.outcome
+    try:
+        session.flush()  # UPDATE ... WHERE version = read version (mapper version_id_col)
+    except StaleDataError:
+        session.rollback()
+        raise ApiError(409, "version_conflict", "the decision changed concurrently: reload "
+                       "and retry", field="body.version") from None
+    audit.record(session, who=who, action="decision.update", endpoint=endpoint,
+                 household_id=d.household_id,
+                 detail={"decision_id": d.id, "from": before, "outcome": d.outcome,
+                         "override": override, "version": d.version})
+    session.commit()
+    return public_decision(d, who)
+
+
+def decisions_as_labels(session: Session) -> pd.DataFrame:
+    """Decisions as training labels: ``household_id, month, outcome, date`` (visit date)."""
+    rows = session.execute(select(Decision.household_id, Decision.outcome, Decision.visit_date)
+                           .order_by(Decision.visit_date, Decision.id)).all()
+    df = pd.DataFrame(rows, columns=["household_id", "outcome", "date"])
+    df["date"] = pd.to_datetime(df["date"])
+    df["month"] = df["date"].dt.strftime("%Y-%m")
+    return df[["household_id", "month", "outcome", "date"]]
+
+
+def overrides(session: Session) -> pd.DataFrame:
+    """Decisions that disagreed with the score, for the override analysis."""
+    rows = session.execute(select(Decision.id, Decision.household_id, Decision.outcome,
+                                  Decision.band_at_decision, Decision.probability_at_decision,
+                                  Decision.override_reason, Decision.visit_date)
+                           .where(Decision.override.is_(True))).all()
+    return pd.DataFrame(rows, columns=["decision_id", "household_id", "outcome", "band",
+                                       "probability", "override_reason", "visit_date"])

@@ -1,0 +1,79 @@
+"""Household detail: indicators with catalog names, dimension profile, explanation,
+programmes, score history and decisions — for households in the caller's jurisdiction only."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from assist.features import CATALOG
+from assist.features.catalog import Catalog
+from assist.serving import audit
+from assist.serving.auth import SEES_NOTES, Principal
+from assist.serving.errors import not_found
+from assist.serving.models import Decision, HouseholdScore, Referral, Snapshot
+from assist.serving.schemas import (DecisionPublic, DimensionProfile, HouseholdDetail,
+                                    IndicatorValue, ReferralPublic, ScorePoint)
+
+
+def public_decision(d: Decision, who: Principal) -> DecisionPublic:
+    """A decision as the caller may see it (notes hidden from data scientists)."""
+    out = DecisionPublic.model_validate(d)
+    if who.role not in SEES_NOTES:
+        out = out.model_copy(update={"note": None, "override_reason": None,
+                                     "rating_reason": None})
+    return out
+
+
+def _deprived(ind, value: float | None) -> bool | None:  # noqa: ANN001
+    if value is None:
+        return None
+    return bool(value > ind.cutoff) if ind.direction == 1 else bool(value < ind.cutoff)
+
+
+def household_detail(session: Session, *, who: Principal, household_id: str, endpoint: str,
+                     catalog: Catalog = CATALOG) -> HouseholdDetail:
+    """The household's latest score and case; 404 when unknown or outside the caller's
+    streets (the same answer, so a caseworker cannot probe for households)."""
+    history = session.execute(
+        select(HouseholdScore, Snapshot.as_of).join(Snapshot)
+        .where(HouseholdScore.household_id == household_id)
+        .order_by(Snapshot.as_of.desc())).all()
+    if not history or not who.sees_street(history[0][0].street_code):
+        raise not_found("household")
+    latest, as_of = history[0]
+    referral = session.scalars(
+        select(Referral).join(Snapshot).where(Referral.household_id == household_id)
+        .order_by(Snapshot.as_of.desc()).limit(1)).first()
+    decisions = session.scalars(select(Decision).where(Decision.household_id == household_id)
+                                .order_by(Decision.created_at)).all()
+    indicators, dims = [], []
+    for ind in catalog:
+        v = latest.values.get(ind.id)
+        indicators.append(IndicatorValue(id=ind.id, name_zh=ind.name_zh, name_en=ind.name_en,
+                                         dimension=ind.dimension, unit=ind.unit, value=v,
+                                         deprived=_deprived(ind, v), cutoff=ind.cutoff,
+                                         direction=ind.direction))
+    for dim, inds in catalog.by_dimension().items():
+        flags = [bool(_deprived(i, latest.values.get(i.id))) for i in inds]
+        dims.append(DimensionProfile(dimension=dim, deprived_indicators=sum(flags),
+                                     indicators=len(inds),
+                                     weighted_deprivation=sum(i.weight for i, f in zip(
+                                         inds, flags, strict=True) if f)))
+    audit.record(session, who=who, action="household.read", endpoint=endpoint,
+                 household_id=household_id, detail={"as_of": as_of})
+    session.commit()
+    return HouseholdDetail(
+        household_id=household_id, as_of=as_of, street_code=latest.street_code,
+        community_code=latest.community_code, probability=latest.probability, band=latest.band,
+        rank_district=latest.rank_district, deprivation_score=latest.deprivation_score,
+        indicators=indicators, dimensions=dims,
+        referral=ReferralPublic.model_validate(referral) if referral else None,
+        explanation_en=referral.top_factors_en if referral else [],
+        explanation_zh=referral.top_factors_zh if referral else [],
+        reasons_en=referral.reasons_en if referral else [],
+        reasons_zh=referral.reasons_zh if referral else [],
+        history=[ScorePoint(as_of=a, probability=h.probability, band=h.band,
+                            rank_district=h.rank_district, deprivation_score=h.deprivation_score)
+                 for h, a in history],
+        decisions=[public_decision(d, who) for d in decisions])
