@@ -6,6 +6,8 @@ HOUSEHOLDS ?= 20000
 MONTHS ?= 12
 SEED ?= 7
 WORKSPACE ?= var
+SERVE ?= 1
+PORT ?= 8000
 PIP_FLAGS ?= --disable-pip-version-check -q
 
 .PHONY: demo test venv bench clean readme
@@ -22,6 +24,10 @@ venv: $(VENV)/.installed
 
 demo: venv
 	ASSIST_ENV=dev ASSIST_WORKSPACE=$(WORKSPACE) $(BIN)/assist demo --households $(HOUSEHOLDS) --months $(MONTHS) --seed $(SEED)
+	ASSIST_ENV=dev ASSIST_WORKSPACE=$(WORKSPACE) $(BIN)/assist users demo
+ifeq ($(SERVE),1)
+	ASSIST_ENV=dev ASSIST_WORKSPACE=$(WORKSPACE) $(BIN)/assist serve --host 127.0.0.1 --port $(PORT)
+endif
 
 test: venv
 	$(BIN)/python -m pytest -n 2 --dist loadfile

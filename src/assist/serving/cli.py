@@ -133,7 +133,7 @@ def register(app: typer.Typer, *, settings: Callable[[], Any], out: Any,
             envvar="ASSIST_NEW_PASSWORD")] = None,
     ) -> None:
         """Add a user with a role (and streets for a caseworker)."""
-        from assist.serving.services.users import add_user
+        from assist.serving.services.users import add_user, set_password
 
         pw = password or typer.prompt("password", hide_input=True, confirmation_prompt=True)
         with _sessions(_settings())() as session:
@@ -168,9 +168,9 @@ def register(app: typer.Typer, *, settings: Callable[[], Any], out: Any,
     @users.command("demo")
     @user_errors
     def users_demo() -> None:
-        """Create the demo users with fresh random passwords and print them (ASSIST_ENV=dev only)."""
+        """Create (or reset) the demo users with fresh random passwords and print them (ASSIST_ENV=dev only)."""
         from assist.errors import InputError
-        from assist.serving.services.users import add_user
+        from assist.serving.services.users import add_user, set_password
 
         s = _settings()
         if s.env != "dev":
@@ -182,8 +182,7 @@ def register(app: typer.Typer, *, settings: Callable[[], Any], out: Any,
                     add_user(session, username=name, password=pw, role=role, streets=streets)
                 except InputError:
                     session.rollback()
-                    out.print(f"{name:12} exists (unchanged)")
-                    continue
+                    set_password(session, username=name, password=pw)
                 out.print(f"{name:12} {role:15} {','.join(streets) or 'district':8} password {pw}")
 
     @audit_log.command("export")

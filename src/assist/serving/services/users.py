@@ -40,6 +40,18 @@ def add_user(session: Session, *, username: str, password: str, role: str,
     return user
 
 
+def set_password(session: Session, *, username: str, password: str) -> User:
+    """Give an existing, enabled user a new password."""
+    if len(password) < 8:
+        raise InputError("password must be at least 8 characters")
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise InputError(f"no user {username!r}")
+    user.password_hash = hash_password(password)
+    session.commit()
+    return user
+
+
 def list_users(session: Session) -> list[User]:
     """All users by name."""
     return list(session.scalars(select(User).order_by(User.username)))
