@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assist.serving import errors
+from assist.serving import errors, pages
 from assist.serving.deps import route_template
 from assist.serving.db import make_engine, session_factory
 from assist.serving.routers import auth, decisions, health, households, models, referrals
@@ -114,6 +114,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     for r in (auth.router, referrals.router, households.router, decisions.router,
               models.router, health.router):
         app.include_router(r, prefix=API)
+    pages.install(app)  # server-rendered pages and /static
     _metrics(app)
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
     return app

@@ -1,0 +1,27 @@
+"""Server-rendered pages for caseworkers and managers (Jinja2, Chinese first, no CDN).
+
+They sit on the API's services (referrals, households, decisions, users), sign in with a
+signed session cookie and check a CSRF token on every POST. :func:`install` mounts them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from assist.serving.pages import account, caseworker, manager, web
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+router = APIRouter(include_in_schema=False)
+for _r in (account.router, caseworker.router, manager.router):
+    router.include_router(_r)
+
+
+def install(app: FastAPI) -> None:
+    """Mount ``/static``, the page routes, their templates, translations and error pages."""
+    web.install(app)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.include_router(router)

@@ -1,0 +1,164 @@
+"""What every page shares: templates, the signed-in caller, form bodies, CSRF, errors.
+
+Page errors are HTML (the API's are JSON): a service's :class:`ApiError` raised inside a page
+route is turned into a :class:`PageError` by :func:`page_errors` and rendered with the error
+template; a missing session redirects to the sign-in page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import HTMLResponse, RedirectResponse
+
+from assist.serving.auth import Principal
+from assist.serving.deps import SessionDep
+from assist.serving.errors import ApiError
+from assist.serving.models import User
+from assist.serving.pages import session as cookies
+from assist.serving.pages.i18n import N_, DEFAULT_LANGUAGE, LANGUAGES, Translator, translators
+from assist.serving.services.users import principal
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+FORM_TYPE = "application/x-www-form-urlencoded"
+MAX_FIELDS = 64
+
+
+class PageError(Exception):
+    """An error shown as a page: a status and a message id of the catalog."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class SignIn(Exception):
+    """No valid session: go to the sign-in page and come back to ``next_path``."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+def translator(request: Request) -> Translator:
+    """The caller's language (cookie, else the default: Chinese)."""
+    lang = request.cookies.get(cookies.LANG_COOKIE, DEFAULT_LANGUAGE)
+    return request.app.state.translators[lang if lang in LANGUAGES else DEFAULT_LANGUAGE]
+
+
+def font_size(request: Request) -> str:
+    """The caller's font-size preference (适老化)."""
+    size = request.cookies.get(cookies.FONT_COOKIE, "normal")
+    return size if size in cookies.FONT_SIZES else "normal"
+
+
+def safe_next(path: str | None, default: str = "/") -> str:
+    """A local path to return to (never another site)."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return default
+    return path
+
+
+def render(request: Request, template: str, *, status: int = 200, who: Principal | None = None,
+           csrf: str | None = None, **context: Any) -> HTMLResponse:
+    """Render ``template`` with the translator, the caller, the CSRF token and preferences."""
+    t = translator(request)
+    if csrf is None and who is not None:
+        csrf = cookies.csrf_token(request)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    ctx = {"t": t, "_": t.gettext, "who": who, "csrf": csrf, "font": font_size(request),
+           "here": here, "here_q": quote(here, safe=""), **context}
+    response = request.app.state.page_templates.TemplateResponse(
+        request, template, ctx, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def page_principal(request: Request, session: SessionDep) -> Principal:
+    """The signed-in caller; :class:`SignIn` without a valid session or for a disabled user."""
+    uid = cookies.user_id(request)
+    user = session.get(User, uid) if uid is not None else None
+    if user is None or not user.active:
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignIn(here)
+    return principal(user)
+
+
+PagePrincipal = Annotated[Principal, Depends(page_principal)]
+
+
+def need(who: Principal, permission: str) -> None:
+    """403 page unless the caller's role holds ``permission``."""
+    if not who.can(permission):
+        raise PageError(403, N_("You do not have access to this page."))
+
+
+async def form_body(request: Request) -> dict[str, list[str]]:
+    """A URL-encoded form body (the pages post nothing else)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != FORM_TYPE:
+        raise PageError(415, N_("The form could not be read."))
+    body = await request.body()
+    try:
+        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except (UnicodeDecodeError, ValueError):
+        raise PageError(400, N_("The form could not be read.")) from None
+
+
+FormBody = Annotated[dict[str, list[str]], Depends(form_body)]
+
+
+def field(form: dict[str, list[str]], name: str) -> str | None:
+    """The first value of a form field, stripped; None when absent or empty."""
+    values = form.get(name) or []
+    value = values[0].strip() if values else ""
+    return value or None
+
+
+def check_csrf(request: Request, form: dict[str, list[str]], *, anonymous: bool = False) -> None:
+    """403 page unless the form carries this session's CSRF token."""
+    if not cookies.csrf_ok(request, field(form, "csrf"), anonymous=anonymous):
+        raise PageError(403, N_("The form has expired. Please reload the page and try again."))
+
+
+@contextmanager
+def page_errors() -> Iterator[None]:
+    """Show a service's 404/403 as a page (a household outside your streets is 'not found')."""
+    try:
+        yield
+    except ApiError as exc:
+        if exc.status == 404:
+            raise PageError(404, N_("Not found, or not in your streets.")) from None
+        if exc.status == 503:
+            raise PageError(503, N_("No scoring snapshot is loaded yet.")) from None
+        if exc.status == 403:
+            raise PageError(403, N_("You do not have access to this page.")) from None
+        raise
+
+
+def install(app: FastAPI) -> None:
+    """Templates, translators and the page error handlers of ``app``."""
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates.env.trim_blocks = templates.env.lstrip_blocks = True
+    app.state.page_templates = templates
+    app.state.translators = translators()
+
+    @app.exception_handler(PageError)
+    async def _page_error(request: Request, exc: PageError) -> HTMLResponse:
+        who = None
+        try:
+            with request.app.state.sessions() as s:
+                who = page_principal(request, s)
+        except SignIn:
+            who = None
+        return render(request, "error.html", status=exc.status, who=who,
+                      status_code=exc.status, message=exc.message)
+
+    @app.exception_handler(SignIn)
+    async def _sign_in(_request: Request, exc: SignIn) -> RedirectResponse:
+        return RedirectResponse(f"/login?next={quote(exc.next_path, safe='')}", status_code=303)

@@ -1,0 +1,175 @@
+"""The pages in a real browser: Playwright driving Debian's chromium against uvicorn serving the
+tiny district in-process. Caseworker round trip, manager pages, jurisdiction, keyboard focus,
+screenshots of every page (``test-artifacts/screenshots``) and axe-core (vendored, MPL-2.0,
+test-only) with zero serious or critical violations on every page.
+
+Skipped without ``/usr/bin/chromium``; a failure when ``CI=true`` (``.ci/run`` installs it).
+Never run ``playwright install``: it downloads browsers.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.serving.conftest import PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+TIMEOUT_MS = 15_000
+
+if not CHROMIUM.exists():
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but {CHROMIUM} is missing: apt-get install -y chromium",
+                    pytrace=False)
+    pytest.skip(f"{CHROMIUM} not installed", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def base_url(app, settings) -> Iterator[str]:
+    """uvicorn serving the test app on 127.0.0.1 in a thread (stopped after the module)."""
+    if not settings.db_url.startswith("sqlite"):
+        pytest.skip("pages do not depend on the back end; test_pages covers PostgreSQL")
+    import uvicorn
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False, lifespan="off", ws="none"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def chromium(base_url):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True,
+                                    timeout=TIMEOUT_MS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium, base_url):
+    context = chromium.new_context(base_url=base_url, viewport={"width": 1280, "height": 900},
+                                   locale="zh-CN")
+    context.set_default_timeout(TIMEOUT_MS)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def axe_violations(page) -> list[str]:
+    """Serious and critical axe-core violations of the current page (WCAG 2.1 A/AA)."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("""() => axe.run(document, {runOnly: {type: 'tag',
+        values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})""")
+    return [f"{v['id']} ({v['impact']}): {v['help']} x{len(v['nodes'])}"
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def check_page(page, name: str) -> None:
+    shot(page, name)
+    assert axe_violations(page) == [], name
+
+
+def sign_in(page, user: str) -> None:
+    page.goto("/login")
+    page.get_by_label("用户名").fill(user)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_load_state()
+
+
+def test_caseworker_round_trip(page):
+    page.goto("/login")
+    check_page(page, "01-login")
+    sign_in(page, "cw1")
+    assert page.url.endswith("/referrals")
+    row = page.locator("tr", has_text="hS01a")
+    assert "待走访" in row.inner_text()
+    check_page(page, "02-referrals-caseworker")
+    page.get_by_role("link", name="hS01a").click()
+    page.wait_for_url("**/households/hS01a")
+    assert page.locator("svg.chart").count() == 2
+    check_page(page, "03-household")
+    page.get_by_label("确有困难").check()
+    page.get_by_label("医疗救助").check()
+    page.get_by_label("备注（数据未能反映的情况）").fill("老人独居，药费负担重")
+    page.get_by_label("好评").check()
+    page.get_by_role("button", name="保存处理结果").click()
+    page.wait_for_url("**/households/hS01a?saved=1")
+    assert page.get_by_role("status").inner_text() == "处理结果已保存。"
+    check_page(page, "04-household-saved")
+    page.get_by_role("link", name="返回转介名单").click()
+    page.wait_for_url("**/referrals")
+    assert "确有困难" in page.locator("tr", has_text="hS01a").inner_text()
+    check_page(page, "05-referrals-after-decision")
+
+
+def test_manager_coverage_and_model(page):
+    sign_in(page, "mgr")
+    assert page.url.endswith("/coverage")
+    assert page.locator("svg.chart").count() == 1
+    assert "东湖街道" in page.locator("table").inner_text()
+    check_page(page, "06-coverage")
+    page.get_by_role("link", name="模型说明").click()
+    page.wait_for_url("**/model")
+    check_page(page, "07-model")
+    page.get_by_role("link", name="转介名单").click()
+    check_page(page, "08-referrals-manager")
+
+
+def test_caseworker_cannot_open_another_street(page):
+    sign_in(page, "cw1")
+    response = page.goto("/households/hS02a")
+    assert response.status == 404
+    assert "不在您负责的街道" in page.locator("main").inner_text()
+    check_page(page, "09-not-found")
+
+
+def test_english_large_text_and_keyboard(page):
+    sign_in(page, "cw1")
+    page.get_by_role("link", name="English").click()
+    page.get_by_role("link", name="Extra large").click()
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("html").get_attribute("class") == "font-xlarge"
+    size = page.evaluate("getComputedStyle(document.documentElement).fontSize")
+    assert size == "22px"
+    page.keyboard.press("Tab")  # first stop: the skip link, visible when focused
+    focused = page.evaluate("document.activeElement.className")
+    assert focused == "skip"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"
+    check_page(page, "10-referrals-en-xlarge")
+    page.goto("/households/hS01a")
+    check_page(page, "11-household-en-xlarge")
