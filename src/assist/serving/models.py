@@ -84,12 +84,9 @@ class Snapshot(Base):
     loaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class HouseholdScore(Base):
-    """One household's score in one snapshot (every household, for score history and detail)."""
+class _ScoredHousehold:
+    """Columns of a household's score in a snapshot, shared by scores and referrals."""
 
-    __tablename__ = "household_scores"
-    __table_args__ = (UniqueConstraint("snapshot_id", "household_id"),
-                      Index("ix_household_scores_household", "household_id"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id", ondelete="CASCADE"))
     household_id: Mapped[str] = mapped_column(String(64))
@@ -99,28 +96,27 @@ class HouseholdScore(Base):
     band: Mapped[str] = mapped_column(String(16))
     rank_district: Mapped[int] = mapped_column(Integer)
     deprivation_score: Mapped[float] = mapped_column(Float)
+
+
+class HouseholdScore(_ScoredHousehold, Base):
+    """One household's score in one snapshot (every household, for score history and detail)."""
+
+    __tablename__ = "household_scores"
+    __table_args__ = (UniqueConstraint("snapshot_id", "household_id"),
+                      Index("ix_household_scores_household", "household_id"))
     #: indicator id -> value (None when missing)
     values: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class Referral(Base):
+class Referral(_ScoredHousehold, Base):
     """A household listed for a visit in a snapshot (allocated, waiting or flagged)."""
 
     __tablename__ = "referrals"
     __table_args__ = (UniqueConstraint("snapshot_id", "household_id"),
                       Index("ix_referrals_list", "snapshot_id", "street_code", "rank_street"),
                       Index("ix_referrals_household", "household_id"))
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id", ondelete="CASCADE"))
-    household_id: Mapped[str] = mapped_column(String(64))
-    street_code: Mapped[str] = mapped_column(String(32))
-    community_code: Mapped[str] = mapped_column(String(32))
-    probability: Mapped[float] = mapped_column(Float)
-    band: Mapped[str] = mapped_column(String(16))
     rank_street: Mapped[int] = mapped_column(Integer)
     rank_community: Mapped[int] = mapped_column(Integer)
-    rank_district: Mapped[int] = mapped_column(Integer)
-    deprivation_score: Mapped[float] = mapped_column(Float)
     allocated: Mapped[bool] = mapped_column(Boolean)
     primary_cause: Mapped[str | None] = mapped_column(String(32))
     secondary_cause: Mapped[str | None] = mapped_column(String(32))
