@@ -1,9 +1,10 @@
 """Benchmark: household features (22 indicators) for 1M households (~2.4M persons).
 
 Builds a store once (simulate + ingest, reused with --keep), then measures in separate
-processes: loading the 13-month window, building the features, and — as a baseline in the
-same run — a per-household Python aggregation of household size over a sample, scaled up,
-to show what the vectorised path avoids.
+processes: loading the 13-month window, building the features, the household codes of every
+loaded row by the view's Arrow lookup against pandas ``get_indexer`` on the string ids (the
+earlier path) and — as a baseline in the same run — a per-household Python aggregation of
+household size over a sample, scaled up, to show what the vectorised path avoids.
 
     ASSIST_ENV=dev .venv/bin/python benchmarks/bench_features.py [households] [--keep DIR]
 """
@@ -51,6 +52,27 @@ def _build(root: Path) -> dict:
             "build_seconds": time.perf_counter() - t0}
 
 
+def _codes(root: Path) -> dict:
+    """Household codes of every loaded row: pandas ``get_indexer`` on the string ids (how the
+    view looked them up before) against the view's Arrow lookup, timed in one process."""
+    import pyarrow as pa
+
+    from assist.features.view import SourceView, positions_many
+    from assist.pipelines.featurize import load_for_features
+
+    t = load_for_features(root / "store", END_MONTH)
+    households = SourceView(t, END_MONTH).households
+    cols = [df["household_id"] for df in t.values()]
+    t0 = time.perf_counter()
+    fast = positions_many(cols, pa.array(households.to_numpy(dtype=object), type=pa.large_string()))
+    t1 = time.perf_counter()
+    slow = [households.get_indexer(c) for c in cols]
+    t2 = time.perf_counter()
+    if not all((a == b).all() for a, b in zip(fast, slow, strict=True)):
+        raise AssertionError("Arrow lookup and get_indexer disagree")
+    return {"rows": int(sum(len(c) for c in cols)), "arrow_s": t1 - t0, "get_indexer_s": t2 - t1}
+
+
 def _per_household_baseline(root: Path, sample: int) -> dict:
     import pandas as pd
 
@@ -83,6 +105,11 @@ def main() -> None:
         print(build.line(hh, "households"))
         print(f"{'  of which build':<34} {build.result['build_seconds']:>9.2f} s  "
               f"({hh:,} households, {build.result['persons']:,} persons)")
+        codes = measure("household codes: arrow vs pandas", lambda: _codes(root))
+        c = codes.result
+        print(f"{'  of which arrow lookup':<34} {c['arrow_s']:>9.2f} s  ({c['rows']:,} rows; "
+              f"pandas get_indexer {c['get_indexer_s']:.2f} s, "
+              f"{c['get_indexer_s'] / c['arrow_s']:.1f}x slower, same codes)")
         base = measure("baseline: groupby.apply per household", lambda: _per_household_baseline(root, 20_000))
         per = base.result["apply_s_per_household"] * hh
         print(f"{'  per-household apply, scaled':<34} {per:>9.1f} s for 2 aggregates over {hh:,} households"

@@ -109,8 +109,11 @@ def main(argv: list[str] | None = None) -> None:
     t = lap("allocation (MILP + greedy)", t)
     prev["probability"] = np.clip(scores["probability"] - rng.normal(0, 0.03, o.households), 0, 1)
     prev["band"] = need_band(prev["probability"], cfg.bands.model_dump())
-    cur = pd.concat([X, scores[["probability", "band"]]], axis=1)
-    flags = early_warning(current=cur, previous=prev, config=cfg.warning_config())
+    prev["deprivation_score"] = scores["deprivation_score"] - rng.normal(0, 0.05, o.households)
+    cur = pd.concat([X, scores[["probability", "band", "deprivation_score", "deprivation_poor"]]],
+                    axis=1)
+    flags = early_warning(current=cur, previous=prev, config=cfg.warning_config(),
+                          cuts=cfg.bands.model_dump())
     t = lap("early warning", t)
     listed = alloc.visit.index.union(flags.index[flags["warning"].to_numpy()])
     explain_columns(model=model, values=X.loc[listed], probability=scores["probability"],

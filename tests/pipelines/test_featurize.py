@@ -90,3 +90,24 @@ def test_halves_of_the_simulated_district_concatenate_to_the_whole(workspace):
     pd.testing.assert_frame_equal(pd.concat(parts).sort_index(), whole)
     shuffled = {name: df.sample(frac=1.0, random_state=1) for name, df in tables.items()}
     pd.testing.assert_frame_equal(build(shuffled, AS_OF), whole)
+
+
+def test_one_load_serves_this_month_and_the_month_before(workspace):
+    """Tables loaded once for two months give each month exactly what a separate load gives."""
+    from assist.features import build
+    from assist.features.attributes import household_attributes
+    from assist.pipelines.featurize import load_for_features, load_for_months, tables_as_of
+
+    ws, _ = workspace
+    both = load_for_months(ws / "store", AS_OF, earlier=1)
+    assert len(both["persons"]) > len(load_for_features(ws / "store", AS_OF)["persons"])
+    for month in (AS_OF, "2026-09"):
+        alone = load_for_features(ws / "store", month)
+        shared = tables_as_of(both, month)
+        assert sorted(shared) == sorted(alone)
+        for name in alone:
+            pd.testing.assert_frame_equal(shared[name], alone[name], check_exact=True)
+        pd.testing.assert_frame_equal(build(shared, month), build(alone, month), check_exact=True)
+        pd.testing.assert_frame_equal(household_attributes(shared, month),
+                                      household_attributes(alone, month), check_exact=True)
+    assert set(tables_as_of(both, "2026-09")["persons"]["snapshot"]) == {"2026-09"}

@@ -6,19 +6,23 @@ at the *current snapshot* — the latest household-registry snapshot so visible 
 tables over a look-back window (12 months by default). Households are the registry's
 households at the current snapshot; every aggregate is indexed by them, in sorted order.
 
-Aggregations are vectorised: rows are mapped once to integer household codes and summed with
-``numpy.bincount`` / ``ufunc.at`` — never a Python loop or ``apply`` per household. The view
+Aggregations are vectorised: rows are mapped once per table to integer household codes and
+summed with ``numpy.bincount`` / ``ufunc.at`` — never a Python loop or ``apply`` per household.
+Codes come from an Arrow hash lookup of only the rows whose id differs from the row before
+(tables are stored sorted by household, so that is about one lookup per household and month). The view
 depends only on the rows of the households it is given, so building features on any subset
 of households (with all their rows) gives the same values as building on all of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from assist.errors import InputError
 from assist.features.catalog import Tables
@@ -68,8 +72,13 @@ class SourceView:
         self.as_of_end = month_end(as_of)
         self.window_start = self.as_of_end - pd.DateOffset(months=window_months)
         self.minimum_living_line = float(minimum_living_line(self.as_of_end, line_table))
-        self._tables = {name: self._known(name, df) for name, df in tables.items()}
+        self._tables = _KnownTables(tables, self._known)
         self._rows: dict[tuple, pd.DataFrame] = {}
+        self._table_codes: dict[str, np.ndarray] = {}
+        self._person_positions: dict[tuple, np.ndarray] = {}
+        #: tables whose household codes are looked up together, with one hash table
+        self._lookup_together = [t for t in dict.fromkeys(("households", "persons", *required))
+                                 if t in self._tables]
         known = self._tables["households"]["snapshot"]
         if known.empty:
             raise InputError(f"no household registry snapshot is known by {as_of}",
@@ -84,10 +93,22 @@ class SourceView:
         """Rows of ``df`` where ``mask`` holds and the household is registered, with their
         household code in ``_hh``; computed once per (table, selection)."""
         if key not in self._rows:
-            codes = self.households.get_indexer(df["household_id"])
+            codes = self._codes_of_table(key[0])
             keep = mask & (codes >= 0)
             self._rows[key] = _where(df, keep).assign(_hh=codes[keep])
         return self._rows[key]
+
+    def _codes_of_table(self, name: str) -> np.ndarray:
+        """Household code of every row of a table; the first call looks up all the tables the
+        view was built for at once (one hash table of the household ids)."""
+        if name not in self._table_codes:
+            batch = [t for t in self._lookup_together if t not in self._table_codes]
+            if name not in batch:
+                batch = [name]
+            found = positions_many([self._tables[t]["household_id"] for t in batch],
+                                   self._household_keys)
+            self._table_codes.update(zip(batch, found, strict=True))
+        return self._table_codes[name]
 
     # -- tables ---------------------------------------------------------------------------
     def state(self, name: str) -> pd.DataFrame:
@@ -122,7 +143,14 @@ class SourceView:
         """Household ids at the current snapshot, sorted."""
         df = self._tables["households"]
         ids = df.loc[(df["snapshot"] == self.current_snapshot).to_numpy(dtype=bool), "household_id"]
-        return pd.Index(np.sort(ids.unique().astype(str)), name="household_id")
+        unique = pc.unique(_arrow(ids.astype(str)))
+        ordered = unique.take(pc.sort_indices(unique))   # byte order of UTF-8 = code-point order
+        return pd.Index(pd.array(ordered, dtype=pd.StringDtype("pyarrow", na_value=np.nan)),
+                        name="household_id")
+
+    @cached_property
+    def _household_keys(self) -> pa.Array:
+        return _one_array(_arrow(self.households)).cast(pa.large_string())
 
     @property
     def n(self) -> int:
@@ -133,14 +161,14 @@ class SourceView:
         """Position of each row's household in :attr:`households` (-1 when not registered)."""
         if "_hh" in df.columns:
             return df["_hh"].to_numpy()
-        return self.households.get_indexer(df["household_id"])
+        return positions(df["household_id"], self._household_keys)
 
     @cached_property
     def persons(self) -> pd.DataFrame:
         """Current members with an integer ``hh`` code and float ``age``."""
         p = self.state("persons")
         return pd.DataFrame({
-            "person_id": p["person_id"].astype(str).to_numpy(),
+            "person_id": p["person_id"].astype(str).reset_index(drop=True),
             "hh": self.codes(p),
             "age": as_float(p["age"]),
         })
@@ -150,9 +178,18 @@ class SourceView:
         """Index of current member ids (positions match :attr:`persons`)."""
         return pd.Index(self.persons["person_id"])
 
+    @cached_property
+    def _person_keys(self) -> pa.Array:
+        return _one_array(_arrow(self.person_index)).cast(pa.large_string())
+
     def person_age(self, df: pd.DataFrame) -> np.ndarray:
         """Current age of each row's person (NaN when the person is not a current member)."""
-        pos = self.person_index.get_indexer(df["person_id"].astype(str))
+        key = next((k for k, frame in self._rows.items() if frame is df), None)
+        pos = self._person_positions.get(key) if key is not None else None
+        if pos is None:
+            pos = positions(df["person_id"], self._person_keys)
+            if key is not None:   # a table selection of this view: asked for again by others
+                self._person_positions[key] = pos
         ages = self.persons["age"].to_numpy()
         return np.where(pos >= 0, ages[np.clip(pos, 0, None)], np.nan)
 
@@ -212,9 +249,101 @@ class SourceView:
         return pd.Series(np.asarray(values, dtype=float), index=self.households)
 
 
+class _KnownTables(dict):
+    """The source tables, each restricted to what was known by as-of when it is first read
+    (tables a view never reads are never scanned)."""
+
+    def __init__(self, tables: Tables, known) -> None:  # noqa: ANN001 - (name, frame) -> frame
+        super().__init__()
+        self._sources, self._restrict = tables, known
+
+    def __missing__(self, name: str) -> pd.DataFrame:
+        self[name] = self._restrict(name, self._sources[name])
+        return self[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._sources
+
+
 def _where(df: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
-    """Rows where ``mask`` holds (the frame itself when all do: no copy)."""
-    return df if mask.all() else df.loc[mask]
+    """Rows where ``mask`` holds (the frame itself when all do, a slice when they are
+    contiguous: no copy)."""
+    if mask.all():
+        return df
+    rows = np.flatnonzero(mask)
+    if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+        return df.iloc[rows[0]:rows[-1] + 1]
+    return df.iloc[rows]
+
+
+def _arrow(values: pd.Series | pd.Index) -> pa.Array | pa.ChunkedArray:
+    """String values as Arrow (no copy when they are Arrow-backed already)."""
+    arr = pa.array(values, from_pandas=True)
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pa.array(pd.Series(values).astype(pd.StringDtype("pyarrow")), from_pandas=True)
+    return arr
+
+
+def _one_array(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def arrow_ids(values: pd.Series | pd.Index) -> pa.Array:
+    """Id strings as one Arrow ``large_string`` array, for hash lookups with ``pyarrow.compute``."""
+    return _one_array(_arrow(values)).cast(pa.large_string())
+
+
+def _runs(values: pd.Series | pd.Index) -> tuple[pa.Array | pa.ChunkedArray, np.ndarray | None]:
+    """The values that differ from the row before, and each row's run number (None when
+    every row starts a run)."""
+    arr = _arrow(values)
+    n = len(arr)
+    if n < 2:
+        return arr, None
+    same = pc.equal(arr.slice(1), arr.slice(0, n - 1)).fill_null(False)
+    same = same.to_numpy(zero_copy_only=False)
+    if not same.any():
+        return arr, None
+    new = np.ones(n, dtype=bool)
+    new[1:] = ~same
+    return arr.filter(pa.array(new)), np.cumsum(new) - 1
+
+
+def positions_many(columns: Sequence[pd.Series | pd.Index], keys: pa.Array) -> list[np.ndarray]:
+    """:func:`positions` of several columns, looked up with one hash table of ``keys``."""
+    runs = [_runs(c) for c in columns]
+    heads = [h.cast(pa.large_string()) for h, _ in runs]
+    chunks = [c for h in heads for c in (h.chunks if isinstance(h, pa.ChunkedArray) else [h])]
+    found = pc.index_in(pa.chunked_array(chunks, type=pa.large_string()),
+                        value_set=keys.cast(pa.large_string()))
+    flat = found.fill_null(-1).to_numpy().astype(np.int64)
+    out, start = [], 0
+    for head, run in zip(heads, (r for _, r in runs), strict=True):
+        part = flat[start:start + len(head)]
+        start += len(head)
+        out.append(part if run is None else part[run])
+    return out
+
+
+def factorize_runs(values: pd.Series) -> tuple[np.ndarray, int]:
+    """Codes of ``values`` (numbered by first appearance) and how many distinct values there are.
+
+    Same codes as ``pd.factorize(values.astype(str))`` for non-missing ids, but only rows whose
+    value differs from the row before are hashed: cheap for tables sorted by that id.
+    """
+    heads, run = _runs(values)
+    codes, uniques = pd.factorize(pd.Series(heads.to_pandas(), dtype=str))
+    return (codes if run is None else codes[run]), len(uniques)
+
+
+def positions(values: pd.Series | pd.Index, keys: pa.Array) -> np.ndarray:
+    """Position of each value in ``keys`` (unique strings), -1 when absent or missing.
+
+    Same result as ``pd.Index(keys).get_indexer(values)``, but only rows whose value differs
+    from the row before are looked up, with Arrow's hash lookup: tables sorted by id cost about
+    one lookup per distinct id.
+    """
+    return positions_many([values], keys)[0]
 
 
 def ratio(num: np.ndarray, den: np.ndarray, *, cap: float = 10.0) -> np.ndarray:

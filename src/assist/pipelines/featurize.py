@@ -14,14 +14,17 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from assist.features import CATALOG, build, dimension_profile
 from assist.features.attributes import household_attributes
 from assist.features.catalog import Catalog
 from assist.features.schemas import TABLE_ORDER
 from assist.features.view import SourceView, months_needed
-from assist.pipelines.store import load_tables
+from assist.pipelines.store import load_tables, window
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,39 @@ def load_for_features(store: Path, as_of: str) -> dict[str, pd.DataFrame]:
     for months, names in sorted(by_months.items()):
         tables.update(load_tables(store, as_of=as_of, months=months, tables=names))
     return tables
+
+
+def load_for_months(store: Path, as_of: str, *, earlier: int = 0) -> dict[str, pd.DataFrame]:
+    """Load once what features need for ``as_of`` and for each of the ``earlier`` months before it.
+
+    Pass the result through :func:`tables_as_of` to get exactly the rows
+    :func:`load_for_features` would load for one of those months.
+    """
+    by_months: dict[int, list[str]] = {}
+    for table in TABLE_ORDER:
+        by_months.setdefault(months_needed(table) + earlier, []).append(table)
+    tables: dict[str, pd.DataFrame] = {}
+    for months, names in sorted(by_months.items()):
+        tables.update(load_tables(store, as_of=as_of, months=months, tables=names))
+    return tables
+
+
+def tables_as_of(tables: dict[str, pd.DataFrame], as_of: str) -> dict[str, pd.DataFrame]:
+    """The rows of ``tables`` (from :func:`load_for_months`) that :func:`load_for_features`
+    loads for ``as_of``: each table's snapshot window, as slices of the loaded frames."""
+    out = {}
+    for name, df in tables.items():
+        months = window(as_of, months_needed(name))
+        snap = pa.array(df["snapshot"])
+        inside = pc.and_(pc.greater_equal(snap, months[0]), pc.less_equal(snap, months[-1]))
+        rows = np.flatnonzero(inside.fill_null(False).to_numpy(zero_copy_only=False))
+        if len(rows) == len(df):
+            out[name] = df
+        elif len(rows) and rows[-1] - rows[0] + 1 == len(rows):   # snapshots are stored in order
+            out[name] = df.iloc[rows[0]:rows[-1] + 1].reset_index(drop=True)
+        else:
+            out[name] = df.iloc[rows].reset_index(drop=True)
+    return out
 
 
 def build_features(*, store: Path, as_of: str, out: Path, catalog: Catalog = CATALOG) -> FeatureRun:

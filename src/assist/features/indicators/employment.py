@@ -4,13 +4,43 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from assist.features.catalog import MissingRule
 from assist.features.indicators._spec import indicator
-from assist.features.view import WORKING_AGE, SourceView, as_bool, as_float, ratio
+from assist.features.view import (
+    WORKING_AGE, SourceView, arrow_ids, as_bool, as_float, ratio,
+)
 
 DIMENSION = "employment"
 DAYS_PER_MONTH = 30.4375
+
+
+def _best_wage(hist: pd.DataFrame, ids: pa.Array) -> np.ndarray:
+    """Highest monthly wage on record in ``hist`` of each person in ``ids`` (-1 when none).
+
+    Only the history rows of those persons are looked up (one Arrow hash table of ``ids``);
+    no string factorisation of the whole history.
+    """
+    people = pc.unique(ids)
+    row_of = pc.index_in(arrow_ids(hist["person_id"]), value_set=people)
+    row_of = row_of.fill_null(-1).to_numpy(zero_copy_only=False)
+    found = row_of >= 0
+    best = np.full(len(people), -1.0)
+    np.maximum.at(best, row_of[found],
+                  np.nan_to_num(as_float(hist["monthly_wage"]), nan=-1.0)[found])
+    return best[pc.index_in(ids, value_set=people).to_numpy(zero_copy_only=False)]
+
+
+def _rank(ids: pa.Array) -> np.ndarray:
+    """Rank of each id in code-point order (rows with equal ids ranked in row order)."""
+    n = len(ids)
+    if n < 2 or pc.all(pc.less_equal(ids.slice(0, n - 1), ids.slice(1))).as_py():
+        return np.arange(n)                        # tables are stored sorted by person
+    rank = np.empty(n, dtype=np.int64)
+    rank[pc.sort_indices(ids).to_numpy()] = np.arange(n)
+    return rank
 
 
 def _working_age(v: SourceView, rows) -> np.ndarray:  # noqa: ANN001 - DataFrame of person rows
@@ -46,16 +76,12 @@ def unemployed_share(v: SourceView) -> np.ndarray:
 )
 def earner_months_out_of_work(v: SourceView) -> np.ndarray:
     """Months the main earner (highest wage in the past year) has been registered unemployed."""
-    hist = v.history("employment")
-    person, people = pd.factorize(hist["person_id"].astype(str))
-    best_wage = np.full(len(people), -1.0)
-    np.maximum.at(best_wage, person, np.nan_to_num(as_float(hist["monthly_wage"]), nan=-1.0))
     now = v.state("employment")
     now = now.loc[_working_age(v, now)]
-    ids = now["person_id"].astype(str).to_numpy()
-    wage = best_wage[people.get_indexer(ids)]
     hh = v.codes(now)
-    order = np.lexsort((ids, -wage, hh))           # by household, highest wage, then id
+    ids = arrow_ids(now["person_id"])
+    wage = _best_wage(v.history("employment"), ids)
+    order = np.lexsort((_rank(ids), -wage, hh))    # by household, highest wage, then id
     first = order[np.r_[True, hh[order][1:] != hh[order][:-1]]] if len(order) else order
     earner = now.iloc[first]
     months = ((v.as_of_end - earner["unemployed_since"]).dt.days / DAYS_PER_MONTH)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from assist.features.catalog import MissingRule
 from assist.features.indicators._spec import indicator
-from assist.features.view import ELDERLY_AGE, SourceView, as_float, ratio
+from assist.features.view import ELDERLY_AGE, SourceView, as_float, factorize_runs, ratio
 
 DIMENSION = "living"
 SILENCE_WINDOW_DAYS = 30
@@ -42,10 +41,10 @@ def essential_expenditure_burden(v: SourceView) -> np.ndarray:
 def water_silent_days(v: SourceView) -> np.ndarray:
     """Days in the last 30 with a zero reading on a monitored member's smart water meter (most of any member)."""
     r = v.events("water_readings", days=SILENCE_WINDOW_DAYS)
-    person, people = pd.factorize(r["person_id"].astype(str))
+    person, people = factorize_runs(r["person_id"])
     silent = (as_float(r["litres"]) == 0).astype(float)
-    silent_days = np.bincount(person, weights=silent, minlength=len(people))
-    household_of = np.empty(len(people), dtype=np.int64)
+    silent_days = np.bincount(person, weights=silent, minlength=people)
+    household_of = np.empty(people, dtype=np.int64)
     household_of[person] = v.codes(r)
     return v.max(household_of, silent_days)  # NaN: no monitored member
 
