@@ -17,7 +17,7 @@ $(BIN)/activate:
 	$(BIN)/pip install $(PIP_FLAGS) --upgrade pip
 
 $(VENV)/.installed: $(BIN)/activate pyproject.toml constraints.txt
-	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[test]'
+	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[test,spark]'
 	touch $@
 
 venv: $(VENV)/.installed

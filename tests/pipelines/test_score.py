@@ -172,3 +172,27 @@ def test_cli_score_with_a_model_file(district, tmp_path):
     res = CliRunner().invoke(app, ["score", "--as-of", "2031-01", "--model-path", str(model_path),
                                    "--config", str(cfg), "--out", str(tmp_path / "out")], env=env)
     assert res.exit_code == 2 and "2031-01" in res.output
+
+
+def test_previous_month_from_its_snapshot_flags_like_scoring_it_afresh(district, run, tmp_path):
+    """Last month scored afresh (one load for both months) or read from its snapshot: same flags."""
+    ws, model_path = district
+    assert run.summary["previous"].startswith("scored afresh")
+    assert run.summary["flags"]["households"] > 0
+    out = tmp_path / "scores"
+    cfg = _config()
+    model = NeedModel.load(model_path, expected_features=CATALOG.ids,
+                           expected_catalog_version=CATALOG.version, num_threads=1)
+    run_scoring(store=ws / "store", as_of="2026-09", out=out, model=model, model_version="test-1",
+                config=cfg, config_hash=config_digest(cfg))
+    again = _run(ws, model_path, out)
+    assert again.summary["previous"].startswith("snapshot")
+    assert again.summary["flags"] == run.summary["flags"]
+    a = pd.read_parquet(run.folder / "referrals.parquet")
+    b = pd.read_parquet(again.folder / "referrals.parquet")
+    pd.testing.assert_frame_equal(a, b)
+    s = pd.read_parquet(again.folder / "scores.parquet")
+    explained = s["top_factors_en"].notna()
+    assert explained.sum() == len(b) == again.summary["explained"]   # exactly the listed ones
+    assert set(s.index[explained]) == set(b.index)
+    assert set(b.index) == set(s.index[s["candidate"] | s["warning"]])

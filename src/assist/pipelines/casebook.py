@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from assist.errors import InputError
+from assist.pipelines.store import read_scores
 
 #: file names of a scoring snapshot (as :mod:`assist.pipelines.score` writes them; not imported
 #: from there, which would pull the model registry into the API process)
@@ -48,7 +49,7 @@ def read_snapshot(scores_dir: Path, as_of: str | None = None) -> SnapshotFiles:
         raise InputError(f"no complete scoring snapshot for {as_of}", file=str(summary_file))
     summary = json.loads(summary_file.read_text(encoding="utf-8"))
     return SnapshotFiles(as_of=as_of, folder=folder, summary=summary,
-                         scores=pd.read_parquet(folder / "scores.parquet"),
+                         scores=read_scores(folder / "scores.parquet"),
                          referrals=pd.read_parquet(folder / "referrals.parquet"))
 
 

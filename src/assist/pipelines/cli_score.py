@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from assist.pipelines.spark import Engine
+
 
 def register_score_commands(app: typer.Typer) -> None:
     """Add ``score`` to the ``assist`` app."""
@@ -24,22 +26,46 @@ def register_score_commands(app: typer.Typer) -> None:
         model_name: Annotated[str, typer.Option(help="Registered model name.")] = "assist-need-model",
         config: Annotated[Path | None, typer.Option(
             help="Scoring config (bands, capacities, floors, warning thresholds).")] = None,
-        store: Annotated[Path | None, typer.Option(help="Validated store (ingest output).")] = None,
-        out_dir: Annotated[Path | None, typer.Option("--out", help="Folder of scoring snapshots.")] = None,
+        store: Annotated[str | None, typer.Option(
+            help="Validated store (ingest output); with --engine spark also a Hadoop URI.")] = None,
+        out_dir: Annotated[str | None, typer.Option(
+            "--out", help="Folder of scoring snapshots; with --engine spark also a Hadoop URI.")] = None,
+        log_mlflow: Annotated[bool, typer.Option(
+            help="Attach the month's drift report to the model's MLflow run.")] = True,
+        engine: Annotated[Engine, typer.Option(
+            help="pandas: this machine; spark: per-household work per bucket on Spark, ranks "
+                 "and allocation on the driver (needs the spark extra).")] = Engine.pandas,
+        master: Annotated[str | None, typer.Option(
+            help="Spark master (default: spark-submit's, else local[2]).")] = None,
+        buckets: Annotated[int | None, typer.Option(
+            min=1, help="Spark: buckets of households (default: ~20,000 households each).")] = None,
     ) -> None:
         """Score every household, match programmes, allocate visits, flag changes; write a snapshot."""
         s = _settings()
+        if engine is Engine.spark:  # the month's reports read single files: run `assist report`
+            from assist.pipelines.spark.run import score_with_spark
+
+            run, version = score_with_spark(s, as_of=as_of, model=model, model_path=model_path,
+                                            model_name=model_name, config=config, store=store,
+                                            out_dir=out_dir, master=master, buckets=buckets,
+                                            status=console.status)
+            show_run(out, run, as_of=as_of, version=version)
+            return
         run, version = score_month(s, as_of=as_of, model=model, model_path=model_path,
-                                   model_name=model_name, config=config, store=store,
-                                   out_dir=out_dir, status=console.status)
+                                   model_name=model_name, config=config,
+                                   store=Path(store) if store else None,
+                                   out_dir=Path(out_dir) if out_dir else None,
+                                   status=console.status, log_mlflow=log_mlflow, out=out)
         show_run(out, run, as_of=as_of, version=version)
 
 
 
 def score_month(s, *, as_of: str, model: str = "production", model_path: Path | None = None,  # noqa: ANN001
                 model_name: str = "assist-need-model", config: Path | None = None,
-                store: Path | None = None, out_dir: Path | None = None, status=None):  # noqa: ANN001, ANN201
-    """Resolve the model and config from settings and options, and run the monthly scoring."""
+                store: Path | None = None, out_dir: Path | None = None, status=None,  # noqa: ANN001
+                log_mlflow: bool = True, out=None):  # noqa: ANN001, ANN201
+    """Resolve the model and config from settings and options, run the monthly scoring and
+    write the month's reports (coverage, drift, early warning, fairness)."""
     from contextlib import nullcontext
 
     from assist.pipelines.score import (config_digest, load_scoring_config, resolve_model,
@@ -53,6 +79,19 @@ def score_month(s, *, as_of: str, model: str = "production", model_path: Path | 
                           out=out_dir or s.workspace / "scores", model=need,
                           model_version=version, config=cfg, config_hash=config_digest(cfg),
                           truth_dir=s.truth_dir, key=s.pseudonym_key.get_secret_value())
+    from assist.pipelines.report_month import write_month_reports
+
+    with (status(f"reports for {as_of}") if status else nullcontext()):
+        rep = write_month_reports(workspace=s.workspace,
+                                  scores_dir=out_dir or s.workspace / "scores",
+                                  store=store or s.store_dir, as_of=as_of, k=cfg.deprivation_k,
+                                  model_version=version, mlflow_uri=s.mlflow_uri,
+                                  log_mlflow=log_mlflow)
+    if out is not None:
+        out.print(f"reports: {rep.folder} ({', '.join(rep.written)})"
+                  + (f"; drift logged to MLflow run {rep.logged_run}" if rep.logged_run else ""))
+        for note in rep.notes:
+            out.print(f"- {note}", markup=False)
     return run, version
 
 

@@ -7,9 +7,12 @@ flagged households), ``summary.json`` (model version, data snapshot, config hash
 allocation vs greedy, flags, precision against the hidden truth on simulated data), and
 ``<out>/current.json`` naming the latest complete snapshot.
 
-Features come from the one feature path (:func:`assist.pipelines.featurize.load_for_features`
-and :func:`assist.features.build`). Explanations (TreeSHAP) are computed only for referral
-candidates and flagged households; the rest are explained on demand.
+Features come from the one feature path (:mod:`assist.pipelines.featurize` and
+:func:`assist.features.build`). Early warning compares with last month: its scores snapshot
+when there is one, else last month scored afresh from the same single read of the store
+(:func:`~assist.pipelines.featurize.load_for_months`). Explanations (TreeSHAP) are computed
+only for the households listed — referral candidates (allocated and waiting list) and flagged
+households; the rest are explained on demand.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -36,9 +40,10 @@ from assist.models.explain import contributions, explanations_from
 from assist.models.need import NeedModel
 from assist.models.warning import WarningConfig, counts, early_warning, need_band
 from assist.pipelines.atomic import replacing
-from assist.pipelines.featurize import load_for_features
+from assist.pipelines.featurize import load_for_features, load_for_months, tables_as_of
 from assist.pipelines.pseudonym import Pseudonymiser
-from assist.pipelines.store import MANIFEST_FILE, file_sha256, list_snapshots, write_json
+from assist.pipelines.store import (MANIFEST_FILE, file_sha256, list_snapshots, read_scores,
+                                    write_json)
 from assist.yamlfile import read_yaml
 
 SUMMARY_FILE = "summary.json"
@@ -87,7 +92,10 @@ class WarningSection(_Section):
     """Early-warning thresholds (see :class:`assist.models.warning.WarningConfig`)."""
 
     jump: Annotated[float, Field(gt=0, le=1)] = 0.15
-    min_rise: Annotated[float, Field(ge=0, le=1)] = 0.02
+    jump_relative: Annotated[float, Field(ge=0)] = 1.0
+    band_margin: Annotated[float, Field(ge=0, lt=1)] = 0.05
+    confirm_deprivation_rise: Annotated[float, Field(gt=0, le=1)] = 0.1
+    event_other_dimensions: Annotated[int, Field(ge=1, le=6)] = 3
     income_drop: Annotated[float, Field(gt=0, le=1)] = 0.3
     water_silent_days: Annotated[float, Field(gt=0)] = 5.0
 
@@ -177,16 +185,21 @@ def score_frame(*, model: NeedModel, values: pd.DataFrame, attributes: pd.DataFr
 
 def add_ranks(scores: pd.DataFrame) -> pd.DataFrame:
     """Rank (1 = most in need) within community, street and district by raw score; ties by id."""
-    hid = scores.index.to_numpy().astype(str)
-    order = np.lexsort((hid, -scores["raw_score"].to_numpy(dtype=float)))
-    ranked = scores.iloc[order]
+    n = len(scores)
+    # ties are broken by household id; a sorted unique index (what build returns) is id order
+    ids = scores.index
+    tie = (np.arange(n) if ids.is_monotonic_increasing and ids.is_unique
+           else ids.to_numpy().astype(str))
+    order = np.lexsort((tie, -scores["raw_score"].to_numpy(dtype=float)))
     out = scores.copy()
-    out.loc[ranked.index, "rank_district"] = np.arange(1, len(order) + 1)
+    ranks = {"rank_district": np.arange(1, n + 1)}
     for col, key in (("rank_street", "street_code"), ("rank_community", "community_code")):
-        pos = ranked.groupby(ranked[key].fillna(""), sort=False).cumcount().to_numpy() + 1
-        out.loc[ranked.index, col] = pos
-    for col in ("rank_district", "rank_street", "rank_community"):
-        out[col] = out[col].astype("int64")
+        group = pd.factorize(scores[key].fillna(""))[0][order]
+        ranks[col] = pd.Series(group).groupby(group, sort=False).cumcount().to_numpy() + 1
+    for col, in_order in ranks.items():
+        rank = np.empty(n, dtype="int64")
+        rank[order] = in_order
+        out[col] = rank
     return out
 
 
@@ -211,22 +224,81 @@ def previous_month(as_of: str) -> str:
     return str(pd.Period(as_of, freq="M") - 1)
 
 
-def _previous(*, out: Path, store: Path, as_of: str, model: NeedModel,
-              config: ScoringConfig) -> tuple[pd.DataFrame | None, str]:
-    """Last month's probabilities, bands and indicators: its snapshot, else scored afresh."""
+def _previous(*, out: Path, store: Path, as_of: str, model: NeedModel, config: ScoringConfig,
+              tables: dict[str, pd.DataFrame] | None) -> tuple[pd.DataFrame | None, str]:
+    """Last month's probabilities, bands, deprivation index and indicators: its snapshot, else
+    scored afresh from ``tables`` (loaded once for both months; None: the store has no month)."""
     prev = previous_month(as_of)
     path = out / prev / "scores.parquet"
-    if path.is_file():
-        return pd.read_parquet(path), f"snapshot {path.parent}"
-    if prev not in list_snapshots(store):
+    if path.exists():
+        return read_scores(path), f"snapshot {path.parent}"
+    if tables is None:
         return None, f"no month {prev} in the store or the scores: no early warning"
-    tables = load_for_features(store, prev)
-    values = build(tables, prev)
+    return (previous_from_tables(tables=tables, as_of=as_of, model=model, config=config),
+            f"scored afresh from the store's {prev} with the same model")
+
+
+def previous_from_tables(*, tables: dict[str, pd.DataFrame], as_of: str, model: NeedModel,
+                         config: ScoringConfig) -> pd.DataFrame:
+    """Last month's indicators, probability, band and deprivation index, scored afresh from
+    ``tables`` covering both months (any set of households: a district or one Spark bucket)."""
+    prev = previous_month(as_of)
+    values = build(tables_as_of(tables, prev), prev)
     raw = model.predict_raw(values[CATALOG.ids])
-    frame = values.copy()
+    af = alkire_foster(values[CATALOG.ids], CATALOG, k=config.deprivation_k)
+    frame = values
     frame["probability"] = model.calibrate(raw)
     frame["band"] = need_band(frame["probability"], config.bands.model_dump())
-    return frame, f"scored afresh from the store's {prev} with the same model"
+    frame["deprivation_score"] = af.scores.to_numpy()
+    frame["deprivation_poor"] = af.poor.to_numpy()
+    return frame
+
+
+@dataclass(frozen=True)
+class HouseholdStage:
+    """What is computed household by household (the part a Spark bucket can do alone)."""
+
+    values: pd.DataFrame
+    #: :func:`score_frame` plus ``referable_programmes`` (ranks are only valid over all households)
+    scores: pd.DataFrame
+    match: matching.Match
+    flags: pd.DataFrame | None
+
+
+def household_stage(*, tables: dict[str, pd.DataFrame], as_of: str, model: NeedModel,
+                    config: ScoringConfig, previous: pd.DataFrame | None,
+                    lap: Callable[[str], None] = lambda name: None) -> HouseholdStage:
+    """Features, scores, programme matching and early warning of the households in ``tables``
+    (``previous``: last month's frame, None for no early warning)."""
+    values = build(tables, as_of)
+    attrs = household_attributes(tables, as_of)
+    lap("features")
+    scores = score_frame(model=model, values=values, attributes=attrs, config=config)
+    lap("scores")
+    table = config.rule_table()
+    m = matching.match(matching.facts_frame(values, attrs), table,
+                       received=matching.receiving(tables["assistance"], values.index,
+                                                   as_of=as_of, codes=table.codes))
+    scores["referable_programmes"] = m.referable.sum(axis=1).astype("int64")
+    lap("matching")
+    current = pd.concat([values, scores[["probability", "band", "deprivation_score",
+                                         "deprivation_poor"]]], axis=1)
+    flags = (early_warning(current=current, previous=previous, config=config.warning_config(),
+                           cuts=config.bands.model_dump())
+             if previous is not None else None)
+    lap("warning")
+    return HouseholdStage(values=values, scores=scores, match=m, flags=flags)
+
+
+def _load(store: Path, out: Path, as_of: str) -> tuple[dict[str, pd.DataFrame],
+                                                         dict[str, pd.DataFrame] | None]:
+    """The tables of ``as_of`` and, when last month must be scored afresh, tables covering both
+    months (one read of the store)."""
+    prev = previous_month(as_of)
+    if (out / prev / "scores.parquet").exists() or prev not in list_snapshots(store):
+        return load_for_features(store, as_of), None
+    both = load_for_months(store, as_of, earlier=1)
+    return tables_as_of(both, as_of), both
 
 
 def truth_precision(*, truth_dir: Path | None, key: str | None, as_of: str, scores: pd.DataFrame,
@@ -262,30 +334,20 @@ def run_scoring(*, store: Path, as_of: str, out: Path, model: NeedModel, model_v
         timings[name] = round(time.perf_counter() - t0 - sum(timings.values()), 3)
 
     store, out = Path(store), Path(out)
-    tables = load_for_features(store, as_of)
-    values = build(tables, as_of)
-    attrs = household_attributes(tables, as_of)
-    lap("features")
-    scores = score_frame(model=model, values=values, attributes=attrs, config=config)
-    lap("scores")
-    table = config.rule_table()
-    m = matching.match(matching.facts_frame(values, attrs), table,
-                       received=matching.receiving(tables["assistance"], values.index,
-                                                   as_of=as_of, codes=table.codes))
-    referable = m.referable
-    scores["referable_programmes"] = referable.sum(axis=1).astype("int64")
-    lap("matching")
+    tables, both = _load(store, out, as_of)
+    previous, previous_source = _previous(out=out, store=store, as_of=as_of, model=model,
+                                          config=config, tables=both)
+    del both
+    lap("previous")
+    stage = household_stage(tables=tables, as_of=as_of, model=model, config=config,
+                            previous=previous, lap=lap)
+    del previous, tables
+    values, scores, m, flags = stage.values, stage.scores, stage.match, stage.flags
     capacities = config.capacities()
     alloc = allocate(probability=scores["probability"], street=scores["street_code"],
-                     referable=referable, capacities=capacities,
+                     referable=m.referable, capacities=capacities,
                      time_limit=config.allocation.time_limit_s)
     lap("allocation")
-    previous, previous_source = _previous(out=out, store=store, as_of=as_of, model=model,
-                                          config=config)
-    current = pd.concat([values, scores[["probability", "band"]]], axis=1)
-    flags = (early_warning(current=current, previous=previous, config=config.warning_config())
-             if previous is not None else None)
-    lap("warning")
     chosen = alloc.visit.index[alloc.visit.to_numpy()]
     flagged = flags.index[flags["warning"].to_numpy()] if flags is not None else pd.Index([])
     listed = alloc.visit.index.union(flagged)
@@ -297,27 +359,13 @@ def run_scoring(*, store: Path, as_of: str, out: Path, model: NeedModel, model_v
     scores["warning"] = flags["warning"] if flags is not None else False
     scores = scores.join(expl).join(values)
     referrals = _referrals(scores=scores, listed=listed, match=m, alloc=alloc, flags=flags)
-    k = config.evaluation.top_k or (capacities.district_visits or int(sum(
-        capacities.street(s).visits for s in scores["street_code"].dropna().unique())))
-    precision = truth_precision(truth_dir=truth_dir, key=key, as_of=as_of, scores=scores,
-                                allocated=chosen, k=k)
-    per_street = referrals.groupby("street_code")["allocated"].agg(["sum", "size"])
-    summary = {
-        "as_of": as_of, "model_version": model_version,
-        "data_snapshot": {"store": str(store), "manifest_sha256": file_sha256(store / MANIFEST_FILE),
-                          "as_of": as_of},
-        "config_hash": config_hash, "catalog_version": CATALOG.version,
-        "households_scored": int(len(scores)),
-        "bands": {b: int(n) for b, n in scores["band"].value_counts().items()},
-        "deprivation_poor": int(scores["deprivation_poor"].sum()),
-        "coverage": m.coverage(),
-        "referrals_per_street": {str(s): {"allocated": int(r["sum"]), "listed": int(r["size"])}
-                                 for s, r in per_street.iterrows()},
-        "allocation": alloc.to_dict(),
-        "flags": counts(flags) if flags is not None else None,
-        "previous": previous_source, "explained": int(len(listed)),
-        "truth": precision, "timings_s": timings,
-    }
+    summary = summarise(
+        as_of=as_of, model_version=model_version, config=config, config_hash=config_hash,
+        data_snapshot={"store": str(store), "manifest_sha256": file_sha256(store / MANIFEST_FILE),
+                       "as_of": as_of},
+        scores=scores, match=m, alloc=alloc, referrals=referrals,
+        flag_counts=counts(flags) if flags is not None else None,
+        previous_source=previous_source, truth_dir=truth_dir, key=key, timings=timings)
     folder = out / as_of
     with replacing(folder, marker=SUMMARY_FILE) as tmp:
         scores.to_parquet(tmp / "scores.parquet")
@@ -334,6 +382,35 @@ def run_scoring(*, store: Path, as_of: str, out: Path, model: NeedModel, model_v
                 "config_hash": config_hash}, pointer)
     pointer.replace(out / CURRENT_FILE)
     return ScoreRun(folder=folder, summary=summary)
+
+
+def summarise(*, as_of: str, model_version: str, config: ScoringConfig, config_hash: str,
+              data_snapshot: dict[str, str], scores: pd.DataFrame, match: matching.Match,
+              alloc: Any, referrals: pd.DataFrame, flag_counts: dict[str, int] | None,  # noqa: ANN401
+              previous_source: str, truth_dir: Path | None, key: str | None,
+              timings: dict[str, float]) -> dict[str, Any]:
+    """The snapshot's ``summary.json`` (without the total seconds) from the month's results."""
+    capacities = config.capacities()
+    k = config.evaluation.top_k or (capacities.district_visits or int(sum(
+        capacities.street(s).visits for s in scores["street_code"].dropna().unique())))
+    chosen = alloc.visit.index[alloc.visit.to_numpy()]
+    precision = truth_precision(truth_dir=truth_dir, key=key, as_of=as_of, scores=scores,
+                                allocated=chosen, k=k)
+    per_street = referrals.groupby("street_code")["allocated"].agg(["sum", "size"])
+    return {
+        "as_of": as_of, "model_version": model_version, "data_snapshot": data_snapshot,
+        "config_hash": config_hash, "catalog_version": CATALOG.version,
+        "households_scored": int(len(scores)),
+        "bands": {b: int(n) for b, n in scores["band"].value_counts().items()},
+        "deprivation_poor": int(scores["deprivation_poor"].sum()),
+        "coverage": match.coverage(),
+        "referrals_per_street": {str(s): {"allocated": int(r["sum"]), "listed": int(r["size"])}
+                                 for s, r in per_street.iterrows()},
+        "allocation": alloc.to_dict(),
+        "flags": flag_counts,
+        "previous": previous_source, "explained": int(len(referrals)),
+        "truth": precision, "timings_s": timings,
+    }
 
 
 def _referrals(*, scores: pd.DataFrame, listed: pd.Index, match: matching.Match, alloc: Any,

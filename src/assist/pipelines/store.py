@@ -160,5 +160,20 @@ def _load_table(store: Path, table: str, snapshots: list[str]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=d) for c, d in declared.items()})
     data = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-    out = data.to_pandas(types_mapper=_PANDAS_TYPES.get, ignore_metadata=True)
+    del parts   # the Arrow buffers are freed column by column as they are converted
+    out = data.to_pandas(types_mapper=_PANDAS_TYPES.get, ignore_metadata=True,
+                         split_blocks=True, self_destruct=True)
+    del data
     return out.astype(declared)
+
+
+def read_scores(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A snapshot's ``scores.parquet`` indexed by household id, whichever engine wrote it: the
+    pandas engine writes one file with the id as index, the Spark engine a Parquet dataset
+    (folder) with a ``household_id`` column."""
+    path = Path(path)
+    if path.is_dir():
+        cols = None if columns is None else ["household_id", *columns]
+        frame = pd.read_parquet(path, columns=cols)
+        return frame.set_index("household_id").sort_index()
+    return pd.read_parquet(path, columns=columns)
