@@ -87,18 +87,27 @@ def test_referral_list_is_scoped_to_jurisdiction(client, auth, user, streets):
     assert out_of_scope.json()["total"] == (1 if "S03" in streets else 0)
 
 
-def test_disabled_user_and_bad_tokens_are_refused(client, auth, sessions, tokens):
+def test_disabled_user_and_bad_tokens_are_refused(app, client, auth, sessions, tokens,
+                                                  monkeypatch):
+    """A disabled user's token stops working within the principal cache's TTL (documented
+    bound), not necessarily at once; forged tokens and wrong passwords never work."""
+    from assist.serving.deps import PRINCIPAL_TTL_SECONDS
     from assist.serving.services.users import add_user, disable_user
+    cache = app.state.principals
+    now = [cache.clock()]
+    monkeypatch.setattr(cache, "clock", lambda: now[0])
     with sessions() as s:
         add_user(s, username="gone", password="password-123", role="manager")
     tok = client.post(f"{API}/auth/token", json={"username": "gone", "password": "password-123"}
                       ).json()["access_token"]
-    assert client.get(f"{API}/referrals", headers={"Authorization": f"Bearer {tok}"}
-                      ).status_code == 200
+    gone = {"Authorization": f"Bearer {tok}"}
+    assert client.get(f"{API}/referrals", headers=gone).status_code == 200
     with sessions() as s:
         disable_user(s, username="gone")
-    r = client.get(f"{API}/referrals", headers={"Authorization": f"Bearer {tok}"})
+    now[0] += PRINCIPAL_TTL_SECONDS  # the bound has passed
+    r = client.get(f"{API}/referrals", headers=gone)
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_token"
+    cache.forget()
     forged = tokens["cw1"][:-2] + ("AA" if not tokens["cw1"].endswith("AA") else "BB")
     assert client.get(f"{API}/referrals", headers={"Authorization": f"Bearer {forged}"}
                       ).status_code == 401

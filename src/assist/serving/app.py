@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import Engine
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assist.serving import errors, pages
-from assist.serving.deps import route_template
-from assist.serving.db import make_engine, session_factory
-from assist.serving.routers import auth, decisions, health, households, models, referrals
+from assist.serving.audit import AuditWriter
+from assist.serving.deps import PRINCIPAL_TTL_SECONDS, PrincipalCache, route_template
+from assist.serving.db import API_THREADS, make_engine, session_factory
+from assist.serving.routers import auth, decisions, health, households, models, referrals, reports
 from assist.settings import Settings
 
 log = logging.getLogger("assist.serving")
@@ -78,6 +81,36 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+class Metrics:
+    """Count requests and time them per method, route template and status (pure ASGI: no
+    per-request task or body stream, unlike ``BaseHTTPMiddleware``)."""
+
+    def __init__(self, app: ASGIApp, *, requests: Counter, latency: Histogram) -> None:
+        self.app, self.requests, self.latency = app, requests, latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        status = 500  # unless the app starts a response
+
+        async def observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed)
+        finally:
+            route = route_template(scope)
+            dt = time.perf_counter() - t0
+            self.requests.labels(scope["method"], route, str(status)).inc()
+            self.latency.labels(scope["method"], route).observe(dt)
+            log.debug("%s %s %s %.1fms", scope["method"], route, status, dt * 1e3)
+
+
 def _metrics(app: FastAPI) -> None:
     registry = CollectorRegistry()
     requests = Counter("assist_http_requests", "HTTP requests", ["method", "route", "status"],
@@ -85,34 +118,35 @@ def _metrics(app: FastAPI) -> None:
     latency = Histogram("assist_http_request_seconds", "HTTP request latency",
                         ["method", "route"], registry=registry,
                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
-
-    @app.middleware("http")
-    async def observe(request: Request, call_next):  # noqa: ANN001, ANN202
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        route = route_template(request.scope)
-        dt = time.perf_counter() - t0
-        requests.labels(request.method, route, str(response.status_code)).inc()
-        latency.labels(request.method, route).observe(dt)
-        log.debug("%s %s %s %.1fms", request.method, route, response.status_code, dt * 1e3)
-        return response
+    app.add_middleware(Metrics, requests=requests, latency=latency)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
-    """The API over the case store at ``settings.db_url`` (or ``engine``)."""
+def create_app(settings: Settings, *, engine: Engine | None = None,
+               principal_ttl: float = PRINCIPAL_TTL_SECONDS) -> FastAPI:
+    """The API over the case store at ``settings.db_url`` (or ``engine``); a disabled user or a
+    changed role takes effect within ``principal_ttl`` seconds."""
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = API_THREADS
+        yield
+        await to_thread.run_sync(app.state.audit.close)  # commit queued audit entries
+
     app = FastAPI(title="assist", version="1", summary="Precision social-assistance referrals",
-                  openapi_url=f"{API}/openapi.json", docs_url=f"{API}/docs", redoc_url=None)
+                  openapi_url=f"{API}/openapi.json", docs_url=f"{API}/docs", redoc_url=None,
+                  lifespan=lifespan)
     app.state.settings = settings
     app.state.token_secret = settings.api_token_secret()  # refuse a default secret up front
     app.state.engine = engine or make_engine(settings.db_url)
     app.state.sessions = session_factory(app.state.engine)
+    app.state.principals = PrincipalCache(app.state.sessions, ttl=principal_ttl)
+    app.state.audit = AuditWriter(app.state.sessions)
     errors.install(app)
     for r in (auth.router, referrals.router, households.router, decisions.router,
-              models.router, health.router):
+              models.router, health.router, reports.router):
         app.include_router(r, prefix=API)
     pages.install(app)  # server-rendered pages and /static
     _metrics(app)

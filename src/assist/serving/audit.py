@@ -1,24 +1,126 @@
-"""The audit log: every read of household-level data and every decision, who/when/what/where."""
+"""The audit log: every read of household-level data and every decision, who/when/what/where.
+
+Two ways to write an entry, both durable before the caller answers:
+
+* :func:`record` adds it to the caller's own transaction (decisions: the entry and the change
+  commit together, or neither does);
+* :class:`AuditWriter` (API reads) commits the entries of many concurrent requests in one
+  transaction (group commit): each request waits until its own entry is committed and only then
+  sends its response, so one fsync serves many reads instead of one each. A request whose entry
+  cannot be committed gets 503 and no data. A crash loses only entries whose responses were
+  never sent; shutdown drains the queue.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import queue
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from assist.serving.auth import Principal
-from assist.serving.models import AuditEntry
+from assist.serving.errors import ApiError
+from assist.serving.models import AuditEntry, utcnow
+
+log = logging.getLogger("assist.serving")
+
+
+def entry(*, who: Principal, action: str, endpoint: str, household_id: str | None = None,
+          detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The columns of one audit entry, stamped now."""
+    return {"at": utcnow(), "user_id": who.user_id, "username": who.username, "role": who.role,
+            "action": action, "endpoint": endpoint, "household_id": household_id,
+            "detail": detail or {}}
 
 
 def record(session: Session, *, who: Principal, action: str, endpoint: str,
            household_id: str | None = None, detail: dict[str, Any] | None = None) -> None:
     """Add an audit entry to ``session`` (committed with the caller's transaction)."""
-    session.add(AuditEntry(user_id=who.user_id, username=who.username, role=who.role,
-                           action=action, endpoint=endpoint, household_id=household_id,
-                           detail=detail or {}))
+    session.execute(insert(AuditEntry).values(**entry(
+        who=who, action=action, endpoint=endpoint, household_id=household_id, detail=detail)))
+
+
+class AuditWriter:
+    """Group commit of audit entries on a background thread; :meth:`write` blocks until the
+    caller's entry is committed (at most ``timeout`` seconds, then 503)."""
+
+    def __init__(self, sessions: sessionmaker[Session], *, max_batch: int = 500,
+                 timeout: float = 30.0) -> None:
+        self.sessions, self.max_batch, self.timeout = sessions, max_batch, timeout
+        self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[None]] | None] = \
+            queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._guard = threading.Lock()
+        self.commits = 0  #: transactions committed (entries / commits = the sharing)
+
+    def write(self, *, who: Principal, action: str, endpoint: str,
+              household_id: str | None = None, detail: dict[str, Any] | None = None) -> None:
+        """Commit one entry (shared with concurrent callers); 503 if it cannot be."""
+        done: Future[None] = Future()
+        self._start()
+        self._queue.put((entry(who=who, action=action, endpoint=endpoint,
+                               household_id=household_id, detail=detail), done))
+        try:
+            done.result(timeout=self.timeout)
+        except FutureTimeout:
+            raise ApiError(503, "audit_unavailable", "the read could not be audited in time: "
+                           "nothing was returned, try again") from None
+        except Exception as exc:  # noqa: BLE001 - the store failed: refuse the read
+            log.error("audit write failed: %s", type(exc).__name__)
+            raise ApiError(503, "audit_unavailable", "the read could not be audited: nothing "
+                           "was returned, try again") from None
+
+    def _start(self) -> None:
+        if self._thread is not None:
+            return
+        with self._guard:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="audit-writer",
+                                                daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            item = self._queue.get()
+            if item is None:
+                break
+            batch = [item]
+            while len(batch) < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            try:
+                with self.sessions() as session:
+                    session.execute(insert(AuditEntry), [row for row, _ in batch])
+                    session.commit()
+                self.commits += 1
+            except Exception as exc:  # noqa: BLE001 - every waiting request gets a 503
+                for _, done in batch:
+                    done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    done.set_result(None)
+
+    def close(self) -> None:
+        """Commit what is queued and stop the thread (app shutdown)."""
+        with self._guard:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout=self.timeout)
 
 
 def entries(session: Session, *, since: dt.datetime | None = None) -> Iterator[dict[str, Any]]:

@@ -1,13 +1,22 @@
-"""FastAPI dependencies: settings, a session per request, the caller, permissions."""
+"""FastAPI dependencies: settings, a session per request, the caller, permissions.
+
+They are ``async`` and do no I/O on the event loop in the common case, so a request crosses to
+the thread pool once (for its sync route) instead of once per dependency. The caller is read
+from a :class:`PrincipalCache`: a disabled user, a changed role or changed streets take effect
+within :data:`PRINCIPAL_TTL_SECONDS` (5 s) of the change, in every API worker.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from assist.serving.auth import PERMISSIONS, Principal, read_token
 from assist.serving.errors import ApiError
@@ -16,36 +25,91 @@ from assist.serving.services.users import principal
 from assist.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False)
+#: how long a looked-up caller is trusted before the users table is read again
+PRINCIPAL_TTL_SECONDS = 5.0
 
 
-def get_settings(request: Request) -> Settings:
+class PrincipalCache:
+    """User id -> the caller (or None: unknown or disabled), re-read from the store after
+    ``ttl`` seconds. Thread-safe; holds one entry per user who called recently."""
+
+    def __init__(self, sessions: sessionmaker[Session], *, ttl: float = PRINCIPAL_TTL_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.sessions, self.ttl, self.clock = sessions, ttl, clock
+        self._entries: dict[int, tuple[float, Principal | None]] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, user_id: int) -> tuple[bool, Principal | None]:
+        """``(fresh, principal)`` from memory; ``fresh`` is False when the store must be read."""
+        entry = self._entries.get(user_id)
+        if entry is None or entry[0] <= self.clock():
+            return False, None
+        return True, entry[1]
+
+    def load(self, user_id: int) -> Principal | None:
+        """Read the user from the store (blocking) and remember the answer for ``ttl``."""
+        with self.sessions() as session:
+            user = session.get(User, user_id)
+            who = principal(user) if user is not None and user.active else None
+        with self._lock:
+            if len(self._entries) > 10_000:  # ids come from signed tokens: only real users
+                self._entries.clear()
+            self._entries[user_id] = (self.clock() + self.ttl, who)
+        return who
+
+    def get(self, user_id: int) -> Principal | None:
+        """The active user's principal, else None (blocking on a miss)."""
+        fresh, who = self.cached(user_id)
+        return who if fresh else self.load(user_id)
+
+    def forget(self, user_id: int | None = None) -> None:
+        """Drop one user's entry (or all): the next request reads the store."""
+        with self._lock:
+            if user_id is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(user_id, None)
+
+
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     return request.app.state.settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session for this request, closed afterwards."""
-    with request.app.state.sessions() as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session for this request, closed afterwards (a still-open transaction is rolled back
+    on a worker thread, never on the event loop)."""
+    session: Session = request.app.state.sessions()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()  # no connection held: nothing to send to the store
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def current_principal(session: SessionDep, request: Request,
-                      credentials: Annotated[HTTPAuthorizationCredentials | None,
-                                             Depends(_bearer)] = None) -> Principal:
+async def current_principal(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+) -> Principal:
     """The caller of a bearer token; 401 without a valid token or for a disabled user."""
     if credentials is None:
         raise ApiError(401, "not_authenticated", "bearer token required",
                        headers={"WWW-Authenticate": "Bearer"})
     user_id = read_token(credentials.credentials, secret=request.app.state.token_secret)
-    user = session.get(User, user_id)
-    if user is None or not user.active:
+    cache: PrincipalCache = request.app.state.principals
+    fresh, who = cache.cached(user_id)
+    if not fresh:
+        who = await run_in_threadpool(cache.load, user_id)
+    if who is None:
         raise ApiError(401, "invalid_token", "invalid or expired token",
                        headers={"WWW-Authenticate": "Bearer"})
-    return principal(user)
+    return who
 
 
 def require(permission: str) -> Callable[..., Principal]:
@@ -53,7 +117,7 @@ def require(permission: str) -> Callable[..., Principal]:
     if permission not in PERMISSIONS:
         raise KeyError(permission)
 
-    def check(who: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def check(who: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not who.can(permission):
             raise ApiError(403, "forbidden", f"role {who.role!r} may not {permission}")
         return who

@@ -1,5 +1,10 @@
 """Request and response schemas (Base / Create / Public families). Inputs forbid unknown
-fields; every response is a declared model (fast serialisation, documented OpenAPI)."""
+fields; every response is a declared model (fast serialisation, documented OpenAPI).
+
+Routes build their response model once (validated by pydantic) and return it through
+:func:`json_response`, so FastAPI neither validates it a second time on another worker thread
+nor re-encodes it; ``response_model=`` on the route still documents it in OpenAPI.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from starlette.responses import Response
 
 Outcome = Literal["confirmed", "not_in_need", "unreachable", "declined"]
 Rating = Literal["good", "bad"]
@@ -18,6 +24,12 @@ ShortText = Annotated[str, Field(max_length=2000)]
 UtcDatetime = Annotated[dt.datetime, AfterValidator(
     lambda v: v if v.tzinfo else v.replace(tzinfo=dt.UTC))]
 HOUSEHOLD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+def json_response(model: BaseModel, *, status_code: int = 200) -> Response:
+    """``model`` as a JSON response (serialised by pydantic, in the calling thread)."""
+    return Response(model.model_dump_json(), status_code=status_code,
+                    media_type="application/json")
 
 
 class _In(BaseModel):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
 
-from assist.serving import audit
 from assist.serving.auth import Principal
 from assist.serving.deps import SessionDep, endpoint, require
-from assist.serving.schemas import Band, Code, ReferralPage, Status
+from assist.serving.schemas import Band, Code, ReferralPage, Status, json_response
 from assist.serving.services.referrals import Filters, Sort, list_referrals
 
 router = APIRouter(prefix="/referrals", tags=["referrals"])
@@ -30,14 +30,15 @@ def referrals(
     sort: Annotated[Sort, Query()] = "rank_street",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> ReferralPage:
-    """Referrals of the current snapshot in the caller's streets, filtered, sorted, paged."""
+) -> Response:
+    """Referrals of the current snapshot in the caller's streets, filtered, sorted, paged
+    (the read's audit entry is committed before the response leaves)."""
     out = list_referrals(session, who=who, sort=sort, page=page, page_size=page_size,
                          filters=Filters(street=street, community=community, band=band,
                                          cause=cause, programme=programme, flag=flag,
                                          status=status, allocated=allocated))
-    audit.record(session, who=who, action="referrals.list", endpoint=endpoint(request),
-                 detail={"as_of": out.as_of, "returned": len(out.items), "page": page,
-                         "street": street, "community": community})
-    session.commit()
-    return out
+    request.app.state.audit.write(
+        who=who, action="referrals.list", endpoint=endpoint(request),
+        detail={"as_of": out.as_of, "returned": len(out.items), "page": page, "street": street,
+                "community": community})
+    return json_response(out)

@@ -32,9 +32,12 @@ def _deprived(ind, value: float | None) -> bool | None:  # noqa: ANN001
 
 
 def household_detail(session: Session, *, who: Principal, household_id: str, endpoint: str,
-                     catalog: Catalog = CATALOG) -> HouseholdDetail:
+                     catalog: Catalog = CATALOG,
+                     audit_log: audit.AuditWriter | None = None) -> HouseholdDetail:
     """The household's latest score and case; 404 when unknown or outside the caller's
-    streets (the same answer, so a caseworker cannot probe for households)."""
+    streets (the same answer, so a caseworker cannot probe for households). The read is
+    audited through ``audit_log`` (group commit) or, without one, in ``session``'s own
+    transaction, committed here; either way before the caller gets the detail."""
     history = session.execute(
         select(HouseholdScore, Snapshot.as_of).join(Snapshot)
         .where(HouseholdScore.household_id == household_id)
@@ -60,9 +63,13 @@ def household_detail(session: Session, *, who: Principal, household_id: str, end
                                      indicators=len(inds),
                                      weighted_deprivation=sum(i.weight for i, f in zip(
                                          inds, flags, strict=True) if f)))
-    audit.record(session, who=who, action="household.read", endpoint=endpoint,
-                 household_id=household_id, detail={"as_of": as_of})
-    session.commit()
+    if audit_log is not None:
+        audit_log.write(who=who, action="household.read", endpoint=endpoint,
+                        household_id=household_id, detail={"as_of": as_of})
+    else:
+        audit.record(session, who=who, action="household.read", endpoint=endpoint,
+                     household_id=household_id, detail={"as_of": as_of})
+        session.commit()
     return HouseholdDetail(
         household_id=household_id, as_of=as_of, street_code=latest.street_code,
         community_code=latest.community_code, probability=latest.probability, band=latest.band,

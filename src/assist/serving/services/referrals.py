@@ -48,25 +48,46 @@ def snapshot_or_503(session: Session) -> Snapshot:
     return snap
 
 
+#: the columns a listed referral shows (:class:`ReferralPublic`), selected as plain rows
+_COLUMNS = tuple(getattr(Referral, name) for name in ReferralPublic.model_fields)
+
+
+def _current_snapshot_key(session: Session) -> tuple[int, str]:
+    """Id and month of the current snapshot (without its summary); 503 before any is loaded."""
+    row = session.execute(select(Snapshot.id, Snapshot.as_of)
+                          .order_by(Snapshot.as_of.desc()).limit(1)).first()
+    if row is None:
+        raise ApiError(503, "not_ready", "no scoring snapshot is loaded")
+    return row.id, row.as_of
+
+
 def list_referrals(session: Session, *, who: Principal, filters: Filters, sort: Sort,
                    page: int, page_size: int) -> ReferralPage:
-    """One page of the current snapshot's referrals in the caller's jurisdiction."""
-    snap = snapshot_or_503(session)
-    q = select(Referral).where(Referral.snapshot_id == snap.id)
+    """One page of the current snapshot's referrals in the caller's jurisdiction.
+
+    Only the listed columns are read (no ORM objects); the total is counted only when the page
+    does not already tell it (a full page, or one past the end)."""
+    snapshot_id, as_of = _current_snapshot_key(session)
+    where = [Referral.snapshot_id == snapshot_id]
     if who.streets is not None:
-        q = q.where(Referral.street_code.in_(who.streets))
+        where.append(Referral.street_code.in_(who.streets))
     f = filters
     for col, value in ((Referral.street_code, f.street), (Referral.community_code, f.community),
                        (Referral.band, f.band), (Referral.primary_cause, f.cause),
                        (Referral.status, f.status), (Referral.allocated, f.allocated)):
         if value is not None:
-            q = q.where(col == value)
+            where.append(col == value)
     if f.programme is not None:
-        q = q.where(Referral.programme_key.contains(f";{f.programme};", autoescape=True))
+        where.append(Referral.programme_key.contains(f";{f.programme};", autoescape=True))
     if f.flag is not None:
-        q = q.where(Referral.flag_key.contains(f";{f.flag};", autoescape=True))
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.scalars(q.order_by(*SORTS[sort], Referral.id)
-                           .offset((page - 1) * page_size).limit(page_size))
-    return ReferralPage(as_of=snap.as_of, total=int(total), page=page, page_size=page_size,
-                        items=[ReferralPublic.model_validate(r) for r in rows])
+        where.append(Referral.flag_key.contains(f";{f.flag};", autoescape=True))
+    offset = (page - 1) * page_size
+    rows = session.execute(select(*_COLUMNS).where(*where).order_by(*SORTS[sort], Referral.id)
+                           .offset(offset).limit(page_size)).mappings().all()
+    if 0 < len(rows) < page_size or (not rows and page == 1):
+        total = offset + len(rows)  # the last page: nothing after it
+    else:
+        total = session.scalar(select(func.count()).select_from(Referral).where(*where)) or 0
+    return ReferralPage.model_validate({"as_of": as_of, "total": int(total), "page": page,
+                                        "page_size": page_size,
+                                        "items": [dict(r) for r in rows]})
