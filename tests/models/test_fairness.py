@@ -72,7 +72,7 @@ def test_disparity_against_the_majority(hand, group, metric, ratio):
 
 
 def test_undefined_metrics_are_written_out_in_words(hand):
-    from assist.pipelines.report import audit_html
+    from assist.pipelines.report_audit import audit_html
 
     html = audit_html(hand, source="hand")
     assert "undefined" in html and "<svg" in html and "being missed" in html
@@ -135,6 +135,13 @@ def test_biased_scorer_is_flagged_on_recall():
     y, s, g = _district(bias=0.0)
     fair = audit(y, s, g, top_pct=20)
     assert "tpr" not in _row(fair, "migrant", "hukou")["flags"]
+
+
+def test_findings_can_leave_out_small_groups(hand):
+    # positives: A 2, B 1, D 1; B and D are flagged on recall (0 against A's 0.5)
+    assert {line.split(" ")[2] for line in hand.flagged()} == {"g=B", "g=D"}
+    assert hand.flagged(min_positives=2) == []
+    assert "tpr" in _row(hand, "B")["flags"]  # the flag itself stays
 
 
 def test_recall_agrees_with_the_registry_gate():

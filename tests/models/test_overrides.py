@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assist.models.overrides import override_rates
+from assist.models.overrides import GROUP_NAMES, indicator_groups, outcome_value, override_rates
 
 DECISIONS = pd.DataFrame({
     "household_id": [f"h{i}" for i in range(8)],
@@ -49,3 +49,62 @@ def test_hand_computed(slice_, value, col, expected):
 def test_missing_column_is_named():
     with pytest.raises(ValueError, match="outcome"):
         override_rates(DECISIONS.drop(columns="outcome"))
+
+
+@pytest.mark.parametrize(("slice_", "value", "col", "expected"), [
+    # Wilson 95 %: 4 of 8 -> centre 0.5, half-width z*sqrt(.25/8 + z^2/256) / (1 + z^2/8)
+    ("(all)", "(all)", "override_rate_low", 0.2152161),
+    ("(all)", "(all)", "override_rate_high", 0.7847839),
+    # S1: overridden 1 of 2 verified confirmed (0.0945-0.9055), followed 2 of 2 (0.3424-1)
+    ("street", "S1", "confirmed_rate_overridden_low", 0.0945312),
+    ("street", "S1", "confirmed_rate_overridden_high", 0.9054688),
+    ("street", "S1", "confirmed_rate_followed_low", 0.3423802),
+    ("street", "S1", "confirmed_rate_followed_high", 1.0),
+    # Newcombe hybrid score: -0.5 -/+ sqrt((p1-l1)^2 + (u2-p2)^2), sqrt((u1-p1)^2 + (p2-l2)^2)
+    ("street", "S1", "confirmed_rate_difference_low", -0.5 - 0.4054688),
+    ("street", "S1", "confirmed_rate_difference_high", -0.5 + (0.4054688**2 + 0.6576198**2) ** .5),
+    ("band", "low", "confirmed_rate_difference_low", None),     # no verified overridden
+])
+def test_intervals_hand_computed(slice_, value, col, expected):
+    got = _get(override_rates(DECISIONS), slice_, value, col)
+    if expected is None:
+        assert pd.isna(got)
+    else:
+        assert got == pytest.approx(expected, abs=1e-6)
+
+
+def test_difference_interval_matches_newcombe_1998():
+    """Newcombe (1998), Table II example (a): 56/70 vs 48/80 -> 0.0524 to 0.3339."""
+    n = 150
+    d = pd.DataFrame({"household_id": [f"h{i}" for i in range(n)], "band": "high",
+                      "street": "S", "score": 0.5, "override": [i < 70 for i in range(n)],
+                      "outcome": [int(i < 56 or 70 <= i < 118) for i in range(n)]})
+    row = override_rates(d).iloc[0]
+    assert row["confirmed_rate_difference"] == pytest.approx(0.2)
+    assert row["confirmed_rate_difference_low"] == pytest.approx(0.0524, abs=5e-5)
+    assert row["confirmed_rate_difference_high"] == pytest.approx(0.3339, abs=5e-5)
+
+
+def test_columns_start_with_slice_and_value_and_counts_are_integers():
+    t = override_rates(DECISIONS)
+    assert list(t.columns[:2]) == ["slice", "value"]
+    assert t["decisions"].dtype == "int64" and t["overrides"].dtype == "int64"
+
+
+def test_groups_from_indicator_values():
+    values = pd.DataFrame({"elderly_living_alone": [1.0, 0.0, np.nan],
+                           "members_severe_disability": [0.0, 2.0, 1.0],
+                           "no_able_caregiver": [0.0, 1.0, 0.0],
+                           "unemployed_share": [0.0, 0.5, 0.0]}, index=["a", "b", "c"])
+    g = indicator_groups(values)
+    assert list(g.columns) == list(GROUP_NAMES)
+    assert g.loc["a"].tolist() == ["yes", "no", "no", "no"]
+    assert g.loc["b"].tolist() == ["no", "yes", "yes", "yes"]
+    assert g.loc["c", "elderly_alone"] == "(missing)"
+    assert (indicator_groups(values.drop(columns="unemployed_share"))["unemployed"]
+            == "(missing)").all()
+
+
+def test_outcome_words():
+    got = outcome_value(pd.Series(["confirmed", "not_in_need", "declined", "unreachable", None]))
+    assert got.iloc[:2].tolist() == [1.0, 0.0] and got.iloc[2:].isna().all()

@@ -222,3 +222,192 @@ def test_audit_report_logged_to_mlflow(scored, tmp_path):
     names = {a.path for a in c.list_artifacts(run_id, "reports")}
     assert names == {"reports/fairness_audit.json", "reports/fairness_audit.html"}
     assert "fairness.min_tpr_ratio.hukou" in c.get_run(run_id).data.metrics
+
+
+# --- overrides and early warning (pure, hand-made frames) ----------------------------------
+def test_overrides_report_shape_and_html():
+    from assist.pipelines.report_cases import overrides_html, overrides_report
+
+    d = pd.DataFrame({"household_id": ["a", "b", "c", "d"], "street": ["S1", "S1", "S2", "S2"],
+                      "band": ["high", "low", "high", "medium"], "score": [.9, .1, .8, .4],
+                      "override": [True, True, False, False], "outcome": [0, 1, 1, np.nan],
+                      "hukou": ["local", "non-local", "local", "non-local"]})
+    rep = overrides_report(d, as_of=AS_OF, groups=["hukou"])
+    assert (rep["decisions"], rep["overrides"], rep["verified"]) == (4, 2, 3)
+    assert rep["slices"] == ["(all)", "street", "band", "hukou"]
+    rows = {(r["slice"], r["value"]): r for r in rep["rows"]}
+    assert rows[("(all)", "(all)")]["confirmed_rate_overridden"] == 0.5   # b of a, b
+    assert rows[("(all)", "(all)")]["confirmed_rate_followed"] == 1.0     # c; d unverified
+    assert rows[("hukou", "non-local")]["override_rate"] == 0.5
+    assert rows[("band", "medium")]["confirmed_rate_followed"] is None    # undefined, not 0
+    json.dumps(rep, allow_nan=False)
+    html = overrides_html(rep)
+    assert "<svg" in html and "by hukou" in html and "undefined" in html
+    empty = overrides_report(d.iloc[:0], as_of=None, groups=["hukou"])
+    assert empty["decisions"] == 0 and empty["rows"] == []
+    assert "no decisions recorded yet" in overrides_html(empty)
+
+
+def test_early_warning_report_hand_counted():
+    from assist.pipelines.report_cases import early_warning_html, early_warning_report
+
+    refs = pd.DataFrame({"street_code": ["S1", "S1", "S2", "S2", "S3"],
+                         "flags": ["band_up;job_loss", "", "job_loss", None, "mystery"]},
+                        index=["a", "b", "c", "d", "e"])
+    rep = early_warning_report(refs, as_of=AS_OF, summary_flags={"job_loss": 2, "households": 3})
+    assert rep["totals"] == {"band_up": 1, "score_jump": 0, "new_hospital_stay": 0,
+                             "job_loss": 2, "income_drop": 0, "water_silence": 0, "other": 1,
+                             "households": 3}
+    by = {r["street_code"]: r for r in rep["streets"]}
+    assert set(by) == {"S1", "S2", "S3"}
+    assert (by["S1"]["households"], by["S1"]["band_up"], by["S2"]["job_loss"]) == (1, 1, 1)
+    assert rep["scoring_counts"] == {"job_loss": 2, "households": 3}
+    assert "<svg" in early_warning_html(rep)
+
+
+# --- the model's fairness report from held-out predictions ---------------------------------
+def _biased_predictions() -> pd.DataFrame:
+    """200 households, 20 in need per hukou group; the model lists 16 of the local ones in
+    need but only 6 of the non-local ones (and 10 households not in need of each group)."""
+    rows = []
+    for group, hits in (("local", 16), ("non-local", 6)):
+        for i in range(100):
+            need, chosen = i < 20, (i < hits) or (20 <= i < 30)
+            rows.append({"household_id": f"{group}-{i}", "month": "2026-09" if i % 2 else
+                         "2026-10", "score": 0.9 if chosen else 0.1, "raw_score": 0.0,
+                         "selected": int(chosen), "verified": float(need) if i % 4 else np.nan,
+                         "truth": float(need), "head_hukou": group,
+                         "head_sex": "F" if i % 3 else "M"})
+    return pd.DataFrame(rows)
+
+
+def test_model_fairness_flags_a_biased_model_and_audit_reads_the_file(tmp_path):
+    from assist.pipelines.report_model import fairness_report, write_predictions
+
+    preds = _biased_predictions()
+    payload, html = fairness_report(preds, groups=["head_hukou", "head_sex", "nope"], share=0.1,
+                                    run_id="r1")
+    assert payload["months"] == ["2026-09", "2026-10"] and payload["as_of"] == "2026-10"
+    truth = payload["audits"]["truth"]
+    g = {(r["attribute"], r["group"]): r for r in truth["groups"]}
+    assert g[("head_hukou", "local")]["tpr"] == pytest.approx(16 / 20)
+    assert g[("head_hukou", "non-local")]["tpr"] == pytest.approx(6 / 20)
+    assert g[("head_hukou", "non-local")]["disparity"]["tpr"] == pytest.approx(6 / 16)
+    assert "tpr" in g[("head_hukou", "non-local")]["flags"]
+    assert any("head_hukou=non-local" in f for f in truth["findings"])
+    assert "head_hukou & head_sex" in truth["reference"]
+    assert set(payload["audits"]) == {"verified", "truth"}
+    assert "<svg" in html and "truth: head_hukou" in html
+    # the saved predictions file is an ordinary scored table for `assist audit`
+    path = write_predictions(preds, tmp_path / "heldout_predictions.parquet")
+    res = _audit("--scores", str(path), "--score-col", "selected", "--label-col", "verified",
+                 "--group", "head_hukou", "--threshold", "1", "--drop-unlabelled", "--json")
+    assert res.exit_code == 0, res.output
+    cli = {r["group"]: r for r in json.loads(res.stdout)["groups"]}
+    ver = {r["group"]: r for r in payload["audits"]["verified"]["groups"]
+           if r["attribute"] == "head_hukou"}
+    for group in ("local", "non-local"):
+        assert cli[group]["tpr"] == pytest.approx(ver[group]["tpr"])
+    # verified labels: 15 of each group's 20 in need are labelled (i % 4 != 0)
+    assert ver["local"]["n"] == 75
+
+
+def test_model_fairness_without_truth_or_groups():
+    from assist.pipelines.report_model import fairness_report
+
+    preds = _biased_predictions().drop(columns="truth")
+    payload, _ = fairness_report(preds, groups=["head_hukou"], share=0.1)
+    assert set(payload["audits"]) == {"verified"}
+    payload, html = fairness_report(preds, groups=[], share=0.1)
+    assert payload["audits"] == {} and "<html" in html
+
+
+# --- the month's reports after scoring ------------------------------------------------------
+def _snapshot_files(ws):
+    """Referrals (with flags) and summary beside the fabricated AS_OF scores."""
+    s = pd.read_parquet(ws / "scores" / AS_OF / "scores.parquet")
+    refs = s.loc[s["candidate"], ["street_code"]].copy()
+    refs["flags"] = ["job_loss;band_up" if i < 3 else "income_drop" if i < 5 else ""
+                     for i in range(len(refs))]
+    refs.to_parquet(ws / "scores" / AS_OF / "referrals.parquet")
+    summary = {"as_of": AS_OF, "flags": {"job_loss": 3, "households": 5}}
+    (ws / "scores" / AS_OF / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    return s
+
+
+def _registered_model(tmp_path, reference: pd.DataFrame) -> str:
+    """An MLflow store with model ``m`` version 1 whose run holds a training reference and a
+    fairness report (as `assist train` logs them)."""
+    from assist.experiments import tracking
+    from assist.pipelines.report_model import fairness_report
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    c = tracking.client(uri)
+    exp = c.create_experiment("t", artifact_location=(tmp_path / "art").as_uri())
+    run_id = c.create_run(exp).info.run_id
+    art = tmp_path / "run"
+    (art / "reports").mkdir(parents=True)
+    reference.to_parquet(art / "training_reference.parquet", index=False)
+    payload, html = fairness_report(_biased_predictions(), groups=["head_hukou"], share=0.1,
+                                    run_id=run_id)
+    (art / "reports" / "fairness.json").write_text(json.dumps(payload), encoding="utf-8")
+    (art / "reports" / "fairness.html").write_text(html, encoding="utf-8")
+    (art / "report.json").write_text(json.dumps({"model": {"last_training_month": MONTHS[0]}}),
+                                     encoding="utf-8")
+    c.log_artifacts(run_id, str(art))
+    tracking.register_version(c, name="m", run_id=run_id, tags={})
+    return uri
+
+
+def test_month_reports_against_the_model_training_data(district, tmp_path):
+    from assist.experiments import tracking
+    from assist.pipelines.report_month import write_month_reports
+
+    ws, _, scores = district
+    _snapshot_files(ws)
+    feats = pd.read_parquet(ws / "features" / MONTHS[0] / "features.parquet")
+    reference = feats[CATALOG.ids].assign(probability=scores[MONTHS[0]]["probability"]
+                                          .reindex(feats.index).to_numpy())
+    uri = _registered_model(tmp_path, reference.reset_index(drop=True))
+    rep = write_month_reports(workspace=tmp_path / "ws", scores_dir=ws / "scores",
+                              store=ws / "store", as_of=AS_OF, k=0.3333, model_version="m/1",
+                              mlflow_uri=uri)
+    assert set(rep.written) == {"coverage", "early_warning", "drift", "fairness"}
+    assert rep.notes == [] and rep.logged_run
+    folder = tmp_path / "ws" / "reports" / AS_OF
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        f"{n}.{x}" for n in rep.written for x in ("json", "html"))
+    drift = json.loads((folder / "drift.json").read_text(encoding="utf-8"))
+    assert drift["reference"].startswith("training data of m/1 (2026-09)")
+    assert drift["features"][0]["feature"].startswith("score")
+    # the reference is the first month's data: the same PSI as against that month on disk
+    on_disk = CliRunner().invoke(app, ["report", "drift", "--as-of", AS_OF, "--json"],
+                                 env={**ENV, "ASSIST_WORKSPACE": str(ws)})
+    by_feature = {r["feature"]: r["psi"] for r in json.loads(on_disk.stdout)["features"]}
+    for r in drift["features"][1:]:
+        assert r["psi"] == pytest.approx(by_feature[r["feature"]], nan_ok=True), r["feature"]
+    ew = json.loads((folder / "early_warning.json").read_text(encoding="utf-8"))
+    assert (ew["totals"]["job_loss"], ew["totals"]["band_up"], ew["totals"]["income_drop"],
+            ew["totals"]["households"]) == (3, 3, 2, 5)
+    fair = json.loads((folder / "fairness.json").read_text(encoding="utf-8"))
+    assert fair["model_version"] == "m/1" and fair["scored_month"] == fair["as_of"] == AS_OF
+    assert "tpr" in next(g for g in fair["audits"]["truth"]["groups"]
+                         if g["group"] == "non-local")["flags"]
+    c = tracking.client(uri)
+    logged = {a.path for a in c.list_artifacts(rep.logged_run, f"reports/{AS_OF}")}
+    assert logged == {f"reports/{AS_OF}/drift.json", f"reports/{AS_OF}/drift.html"}
+    assert f"drift.{AS_OF}.psi.score" in c.get_run(rep.logged_run).data.metrics
+
+
+def test_month_reports_with_a_model_file_and_no_tracking(district, tmp_path):
+    from assist.pipelines.report_month import write_month_reports
+
+    ws, _, _ = district
+    _snapshot_files(ws)
+    rep = write_month_reports(workspace=tmp_path, scores_dir=ws / "scores", store=ws / "store",
+                              as_of=AS_OF, k=0.3333, model_version="file:need_model.json",
+                              mlflow_uri=None)
+    assert set(rep.written) == {"coverage", "early_warning", "drift"}
+    assert rep.logged_run is None and len(rep.notes) == 2
+    drift = json.loads((tmp_path / "reports" / AS_OF / "drift.json").read_text(encoding="utf-8"))
+    assert drift["reference"] == MONTHS[0]  # fallback: the earliest month on disk

@@ -21,6 +21,7 @@ from assist.experiments import registry, tracking
 from assist.experiments.config import parse_config
 from assist.features import CATALOG
 from assist.features.catalog import Catalog
+from assist.models.metrics import capacity
 from assist.models.need import IncompatibleModelError
 from assist.pipelines.cli import app
 from assist.pipelines.dataset import outcomes_in_month, store_dataset
@@ -172,6 +173,59 @@ def test_run_is_tracked_and_registered(good, settings, tmp_path):
     assert mv.run_id == good.run_id and mv.tags["catalog.version"] == CATALOG.version
     card = registry.model_card(c, NAME, "1")
     assert card == good.card and "## Intended use" in card and "First registered version." in card
+
+
+def test_model_fairness_is_logged_saved_and_follows_the_scored_month(good, settings, env,
+                                                                     tmp_path):
+    from assist.serving.services import reports
+
+    c = tracking.client(settings.mlflow_uri)
+    files = {f.path for f in c.list_artifacts(good.run_id)}
+    assert {"heldout_predictions.parquet", "training_reference.parquet", "reports"} <= files
+    fair = json.loads(Path(c.download_artifacts(good.run_id, "reports/fairness.json",
+                                                str(tmp_path))).read_text(encoding="utf-8"))
+    assert fair["run_id"] == good.run_id and fair["months"] == ["2026-07", "2026-08", "2026-09"]
+    assert set(fair["audits"]) == {"verified", "truth"}
+    assert "harm is being missed" in fair["headline"]
+    path = Path(c.download_artifacts(good.run_id, "heldout_predictions.parquet", str(tmp_path)))
+    preds = pd.read_parquet(path)
+    assert {"household_id", "month", "score", "raw_score", "selected", "verified", "truth",
+            "head_sex", "head_hukou", "street_code"} <= set(preds.columns)
+    assert preds["truth"].notna().mean() > 0.9
+    assert preds["household_id"].str.match(r"^h[0-9a-f]+$").all()  # pseudonyms, not names
+    # the selection is the capacity (2 % of the month's households) in each test month
+    by_month = preds.groupby("month")["selected"].agg(["sum", "size"])
+    assert by_month["sum"].tolist() == [capacity(0.02, n) for n in by_month["size"]]
+    ws_copy = settings.workspace / "reports" / "model-1" / "fairness.json"
+    copied = json.loads(ws_copy.read_text(encoding="utf-8"))
+    assert (copied["model_version"], copied["as_of"]) == (f"{NAME}/1", "model-1")
+    # `assist audit` reads the saved predictions and reproduces the logged audit
+    runner = CliRunner()
+    res = runner.invoke(app, ["audit", "--scores", str(path), "--score-col", "selected",
+                              "--label-col", "verified", "--group", "head_sex", "--threshold",
+                              "1", "--drop-unlabelled", "--no-intersections", "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    cli = {g["group"]: g["tpr"] for g in json.loads(res.stdout)["groups"]}
+    logged = {g["group"]: g["tpr"] for g in fair["audits"]["verified"]["groups"]
+              if g["attribute"] == "head_sex"}
+    assert cli == pytest.approx(logged)
+    res = runner.invoke(app, ["audit", "--scores", str(path), "--score-col", "score",
+                              "--label-col", "truth", "--group", "head_hukou", "--top-pct", "2",
+                              "--drop-unlabelled", "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    # scoring a month with version 1 writes the month's reports, its fairness among them
+    month = good.report["data"]["snapshots"][-1]
+    res = runner.invoke(app, ["score", "--as-of", month, "--model", "1"], env=env)
+    assert res.exit_code == 0, res.output
+    assert "drift logged to MLflow run" in res.output
+    listed = {(r["name"], r["as_of"]) for r in reports.available(settings)}
+    assert {("coverage", month), ("drift", month), ("early_warning", month),
+            ("fairness", month), ("fairness", "model-1")} <= listed
+    month_fair = reports.load(settings, name="fairness")
+    assert month_fair["model_version"] == f"{NAME}/1" and month_fair["as_of"] == month
+    drift = reports.load(settings, name="drift", as_of=month)
+    assert drift["reference"].startswith(f"training data of {NAME}/1")
+    assert f"drift.{month}.psi.score" in c.get_run(good.run_id).data.metrics
 
 
 def test_refit_absolute_capacity_and_no_register(good, settings):

@@ -78,7 +78,10 @@ def render_card(report: Mapping[str, Any], *, name: str, version: str,
         out += ["", "Against the hidden true need (simulated data):", ""]
         out += _disparity(report.get("disparity_truth"), "hidden truth")
     out += ["", "Full per-group metrics (every group, scorer and target): artifact "
-            "`per_group_metrics.csv`.", "", "## Explanations", ""]
+            "`per_group_metrics.csv`. Fairness audit of the held-out months (every rate, "
+            "interval and disparity per group and pair of groups): artifact "
+            "`reports/fairness.html` (`.json`); its input, the held-out predictions, is "
+            "`heldout_predictions.parquet` (`assist audit` reads it).", "", "## Explanations", ""]
     out += _explanations(report.get("explanations") or {})
     out += ["", "## Limitations", "", *[f"- {x}" for x in LIMITATIONS]]
     out += [*[f"- {n}" for n in report.get("notes", [])]]

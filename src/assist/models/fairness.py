@@ -133,10 +133,14 @@ class AuditResult:
                  **{m: [_num(r[f"{m}_low"]), _num(r[f"{m}_high"])] for m in RATE_NAMES}}
                 for r in self.table.to_dict("records")]
 
-    def flagged(self, metrics: Sequence[str] = HEADLINE) -> list[str]:
-        """Findings in words for the given metrics (default: the recall/FNR headline)."""
+    def flagged(self, metrics: Sequence[str] = HEADLINE, *, min_positives: int = 0) -> list[str]:
+        """Findings in words for the given metrics (default: the recall/FNR headline), for
+        groups with at least ``min_positives`` rows with outcome 1 (smaller groups are too
+        noisy to judge; their intervals say so)."""
         lines = []
         for r in self.table.to_dict("records"):
+            if r["pos"] < min_positives:
+                continue
             for m in r["flags"]:
                 if m in metrics:
                     ref = self.reference[r["attribute"]]

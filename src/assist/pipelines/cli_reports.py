@@ -1,5 +1,5 @@
 """CLI commands ``assist audit`` and ``assist report coverage|drift`` (thin wrappers over
-:mod:`assist.pipelines.report`)."""
+:mod:`assist.pipelines.report` and :mod:`assist.pipelines.report_audit`)."""
 
 from __future__ import annotations
 
@@ -45,12 +45,9 @@ def register_report_commands(app: typer.Typer) -> None:
             "--log-mlflow", help="Also attach the report to this MLflow run.")] = None,
     ) -> None:
         """Fairness audit of a scored table: rates, disparities and flags per group (recall first)."""
-        from assist.pipelines.report import (
-            audit_html,
-            log_to_mlflow,
-            run_audit,
-            write_report,
-        )
+        from assist.pipelines.report import write_report
+        from assist.pipelines.report_audit import audit_html, run_audit
+        from assist.pipelines.report_model import log_to_mlflow
 
         if sum(x is not None for x in (threshold, top_k, top_pct)) > 1:
             raise InputError("give only one of --threshold, --top-k, --top-pct")
@@ -95,10 +92,10 @@ def register_report_commands(app: typer.Typer) -> None:
         from assist.pipelines.report import (
             coverage_html,
             coverage_report,
-            log_to_mlflow,
             report_folder,
             write_report,
         )
+        from assist.pipelines.report_model import log_to_mlflow
         from assist.pipelines.score import load_scoring_config
 
         s = _settings()
@@ -140,10 +137,10 @@ def register_report_commands(app: typer.Typer) -> None:
         from assist.pipelines.report import (
             drift_html,
             drift_report,
-            log_to_mlflow,
             report_folder,
             write_report,
         )
+        from assist.pipelines.report_model import log_to_mlflow
 
         s = _settings()
         if bins < 2 or not 0 < watch <= act:

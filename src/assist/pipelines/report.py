@@ -1,9 +1,10 @@
-"""Stage ``report``: fairness audit, coverage and drift reports for managers and data scientists.
+"""Stage ``report``: coverage and drift reports, and how every report is written.
 
 Each report is a plain dict (the JSON served by the API and printed by ``--json``) and an HTML
 page with inline SVG charts; :func:`write_report` writes both to
 ``<workspace>/reports/<as_of>/<name>.json|.html``, each file atomically (temporary file, then
-rename). :func:`log_to_mlflow` attaches them to a model's run. Reports inform; they block nothing.
+rename); :func:`assist.pipelines.report_model.log_to_mlflow` attaches them to a model's
+run. Reports inform; they block nothing. (No MLflow import here: the API reads this module.)
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,127 +20,33 @@ import pandas as pd
 
 from assist.errors import InputError
 from assist.features import CATALOG
-from assist.models import fairness
 from assist.models.deprivation import alkire_foster, deprivation_matrix
 from assist.models.drift import BINS, EPSILON, DriftThresholds, psi_table
 from assist.models.matching import receiving
-from assist.pipelines.report_html import Bar, bar_chart, page
-from assist.pipelines.store import list_snapshots, load_tables
+from assist.pipelines.report_html import Bar, bar_chart, num, page
+from assist.pipelines.store import list_snapshots, load_tables, read_scores
 
 REPORTS_DIR = "reports"
+#: stored reports, each with the command that writes it (``{as_of}``: the month)
+REPORTS: dict[str, str] = {
+    "coverage": "assist report coverage --as-of {as_of}",
+    "drift": "assist report drift --as-of {as_of}",
+    "early_warning": "assist score --as-of {as_of}",
+    "fairness": "assist train, then assist score --as-of {as_of}",
+    "overrides": "assist casebook overrides --as-of {as_of}",
+}
 SCORES_FILE = "scores.parquet"
 FEATURES_FILE = "features.parquet"
-
-
-# --- reading -------------------------------------------------------------------------------
-def read_scored(path: Path) -> pd.DataFrame:
-    """A scored table from CSV or Parquet (by suffix); errors name the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("scored table not found", file=str(path))
-    try:
-        if path.suffix.lower() in (".csv", ".txt"):
-            return pd.read_csv(path)
-        return pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"unreadable scored table ({type(exc).__name__})", file=str(path)) from None
-
-
-def _labels(frame: pd.DataFrame, col: str, path: Path, drop_unlabelled: bool) -> pd.Series:
-    raw = frame[col]
-    if pd.api.types.is_bool_dtype(raw):
-        raw = raw.astype("Int64")
-    y = pd.to_numeric(raw, errors="coerce").astype(float)
-    bad = raw.notna() & ~y.isin([0.0, 1.0])
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"label column must hold 0/1 outcomes, found {raw.iloc[row]}",
-                         file=str(path), column=col, row=row)
-    if y.isna().any() and not drop_unlabelled:
-        raise InputError(f"{int(y.isna().sum())} rows have no label; pass --drop-unlabelled to "
-                         "audit the labelled rows only", file=str(path), column=col)
-    return y
-
-
-def run_audit(*, path: Path, score_col: str, label_col: str, groups: Sequence[str],
-              reference: str = "majority", threshold: float | None = None,
-              top_k: int | None = None, top_pct: float | None = None,
-              drop_unlabelled: bool = False, intersections: bool = True) -> fairness.AuditResult:
-    """Read a scored table and audit it (see :mod:`assist.models.fairness`).
-
-    With ``drop_unlabelled`` the selection (threshold, top k or top P%) is made over all rows
-    first and only then are rows without a label left out, as a caseworker list would be.
-    """
-    path = Path(path)
-    frame = read_scored(path)
-    if not groups:
-        raise InputError("give at least one --group column", file=str(path))
-    for col in (score_col, label_col, *groups):
-        if col not in frame.columns:
-            raise InputError(f"no column {col!r} (columns: {', '.join(map(str, frame.columns))})",
-                             file=str(path), column=col)
-    score = pd.to_numeric(frame[score_col], errors="coerce").astype(float)
-    if score.isna().any():
-        row = int(np.flatnonzero(score.isna().to_numpy())[0])
-        raise InputError("score column must be numeric with no missing values", file=str(path),
-                         column=score_col, row=row)
-    y = _labels(frame, label_col, path, drop_unlabelled)
-    try:
-        selected, cut, rule = fairness.predicted_positive(score, threshold=threshold,
-                                                          top_k_rows=top_k, top_pct=top_pct)
-    except ValueError as exc:
-        raise InputError(str(exc), file=str(path)) from None
-    keep = y.notna().to_numpy()
-    if not keep.any():
-        raise InputError("no labelled rows to audit", file=str(path), column=label_col)
-    try:
-        result = fairness.audit(y[keep], score[keep], frame.loc[keep, list(groups)],
-                                selected=selected[keep], threshold=cut, reference=reference,
-                                intersections=intersections)
-    except ValueError as exc:
-        raise InputError(str(exc), file=str(path)) from None
-    return fairness.AuditResult(n=result.n, threshold=cut, rule=rule, table=result.table,
-                                reference=result.reference)
-
-
-def audit_html(result: fairness.AuditResult, *, source: str) -> str:
-    """The audit as an HTML page: recall with Wilson intervals and disparity charts per attribute."""
-    t = result.table
-    sections = []
-    for attr, part in t.groupby("attribute", sort=False):
-        ref = result.reference[attr]
-        recs = part.to_dict("records")
-        recall = bar_chart([Bar(f"{r['group']} (n={r['n']})", _f(r["tpr"]), _f(r["tpr_low"]),
-                                _f(r["tpr_high"]), "tpr" in r["flags"]) for r in recs],
-                           title=f"recall (TPR) by {attr}, 95% Wilson interval")
-        ratio = bar_chart([Bar(str(r["group"]), _f(r["tpr_ratio"]), flagged="tpr" in r["flags"])
-                           for r in recs], title=f"recall ratio to {ref}",
-                          band=(result.min_ratio, result.max_ratio), lines=[(1.0, "parity")])
-        rows = [{"group": r["group"], "n": int(r["n"]), "positives": int(r["pos"]),
-                 **{m: _f(r[m]) for m in fairness.RATE_NAMES},
-                 "recall 95% CI": _ci(r["tpr_low"], r["tpr_high"]),
-                 "calibration_gap": _f(r["calibration_gap"]),
-                 "recall ratio": _f(r["tpr_ratio"]), "flags": r["flags"],
-                 "_flag": bool(set(r["flags"]) & set(fairness.HEADLINE))} for r in recs]
-        sections.append({"heading": f"{attr} (reference: {ref})", "chart": recall + ratio,
-                         "columns": [c for c in rows[0] if c != "_flag"], "rows": rows})
-    findings = result.flagged() or ["no group's recall or miss rate is outside the band"]
-    intro = [fairness.HEADLINE_TEXT,
-             (f"{source}: {result.n:,} rows; predicted positive when {result.rule}; disparity = "
-              f"group / reference, band {result.min_ratio:g}-{result.max_ratio:g}; "
-              "'undefined' where a denominator is zero."),
-             *findings]
-    return page("Fairness audit", intro=intro, sections=sections)
 
 
 # --- coverage ------------------------------------------------------------------------------
 def read_snapshot(scores_dir: Path, as_of: str) -> pd.DataFrame:
     """The scoring snapshot ``<scores_dir>/<as_of>/scores.parquet``."""
     path = Path(scores_dir) / as_of / SCORES_FILE
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"no scoring snapshot for {as_of} (run `assist score --as-of {as_of}`)",
                          file=str(path))
-    return pd.read_parquet(path)
+    return read_scores(path)
 
 
 def snapshot_months(scores_dir: Path) -> list[str]:
@@ -210,15 +116,21 @@ def coverage_report(*, scores_dir: Path, store: Path | None, as_of: str,
         f = tuple(x.set_axis(snap.index) for x in f)
         tot = coverage_counts(snap, level="street_code",
                               **dict(zip(("assisted", "verified", "confirmed"), f, strict=True)))
-        trend.append({"as_of": month, **_records(tot.tail(1))[0]})
-    return {"as_of": as_of, "streets": _records(streets), "communities": _records(communities),
+        trend.append({"as_of": month, **records(tot.tail(1))[0]})
+    return {"as_of": as_of, "streets": records(streets), "communities": records(communities),
             "deprivation": deprivation_by_street(scores, k=k), "trend": trend,
             "definitions": {
                 "in need (model)": "band high; expected_in_need is the sum of probabilities",
                 "in need (index)": f"Alkire-Foster poor at k={k}",
-                "assisted": "an active grant of any programme at the end of the month",
+                "assisted": ("an active grant of any programme at the end of the month (the "
+                             "assistance table), whether or not a visit confirmed need"),
                 "referred": "referral candidate or early-warning flag of the snapshot",
-                "gap": "in need and not assisted; rate = gap / in need"}}
+                "allocated": "given one of the month's caseworker visits",
+                "verified": "a verification visit recorded an outcome this month",
+                "confirmed": "a verification visit this month confirmed need",
+                "gap": "in need and not assisted; rate = gap / in need",
+                "scope": ("this report is the one definition of coverage; the manager pages "
+                          "and the API show it as written here")}}
 
 
 def deprivation_by_street(scores: pd.DataFrame, *, k: float) -> dict[str, Any]:
@@ -234,8 +146,8 @@ def deprivation_by_street(scores: pd.DataFrame, *, k: float) -> dict[str, Any]:
     total = per_street.sum(axis=1)
     share = per_street.div(total.where(total > 0), axis=0)
     return {"k": k, "district": {"H": af.H, "A": af.A, "M0": af.M0},
-            "streets": _records(af.groups.reset_index(names="street_code")),
-            "dimension_share": {str(s): {d: _f(v) for d, v in r.items()}
+            "streets": records(af.groups.reset_index(names="street_code")),
+            "dimension_share": {str(s): {d: num(v) for d, v in r.items()}
                                 for s, r in share.iterrows()}}
 
 
@@ -268,7 +180,7 @@ def _month_frame(features_dir: Path, scores_dir: Path, month: str) -> pd.DataFra
     if f.is_file():
         return pd.read_parquet(f)
     s = Path(scores_dir) / month / SCORES_FILE
-    return pd.read_parquet(s, columns=[c for c in CATALOG.ids]) if s.is_file() else None
+    return read_scores(s, columns=list(CATALOG.ids)) if s.exists() else None
 
 
 def drift_report(*, features_dir: Path, scores_dir: Path, as_of: str,
@@ -276,7 +188,6 @@ def drift_report(*, features_dir: Path, scores_dir: Path, as_of: str,
                  thresholds: DriftThresholds | None = None) -> dict[str, Any]:
     """PSI of every indicator and of the score, ``as_of`` against ``reference`` (default: the
     earliest month with features or scores)."""
-    thresholds = thresholds or DriftThresholds()
     feature_months = sorted(p.parent.name for p in Path(features_dir).glob(f"*/{FEATURES_FILE}"))
     months = sorted({*feature_months, *snapshot_months(scores_dir)})
     ref = reference or (months[0] if months else None)
@@ -287,19 +198,37 @@ def drift_report(*, features_dir: Path, scores_dir: Path, as_of: str,
     if base is None:
         raise InputError(f"no features or scores for the reference month {ref}",
                          file=str(features_dir))
-    table = psi_table(base, current, list(CATALOG.ids), bins=bins, thresholds=thresholds)
     score_ref = next((m for m in ([ref] + snapshot_months(scores_dir))
-                      if (Path(scores_dir) / m / SCORES_FILE).is_file()), None)
-    if score_ref and (Path(scores_dir) / as_of / SCORES_FILE).is_file():
+                      if (Path(scores_dir) / m / SCORES_FILE).exists()), None)
+    scores = None
+    if score_ref and (Path(scores_dir) / as_of / SCORES_FILE).exists():
         cols = ["probability"]
-        s = psi_table(pd.read_parquet(Path(scores_dir) / score_ref / SCORES_FILE, columns=cols),
-                      pd.read_parquet(Path(scores_dir) / as_of / SCORES_FILE, columns=cols),
-                      cols, bins=bins, thresholds=thresholds)
-        s["feature"] = f"score (probability; reference {score_ref})"
+        scores = (read_scores(Path(scores_dir) / score_ref / SCORES_FILE, columns=cols),
+                  read_scores(Path(scores_dir) / as_of / SCORES_FILE, columns=cols),
+                  f"score (probability; reference {score_ref})")
+    return drift_between(base, current, as_of=as_of, reference=str(ref), bins=bins,
+                         thresholds=thresholds, scores=scores)
+
+
+def drift_between(base: pd.DataFrame, current: pd.DataFrame, *, as_of: str, reference: str,
+                  bins: int = BINS, thresholds: DriftThresholds | None = None,
+                  scores: tuple[pd.DataFrame, pd.DataFrame, str] | None = None) -> dict[str, Any]:
+    """The drift report of indicator frames ``current`` against ``base`` (and of
+    ``scores = (reference probabilities, current probabilities, label)``)::
+
+        {"as_of", "reference", "bins", "epsilon", "thresholds": {"watch", "act"},
+         "features": [{"feature", "psi", "level", "reference_mean", "current_mean", ...}],
+         "flagged": {"watch": [feature], "act": [feature]}}
+    """
+    thresholds = thresholds or DriftThresholds()
+    table = psi_table(base, current, list(CATALOG.ids), bins=bins, thresholds=thresholds)
+    if scores is not None:
+        s = psi_table(scores[0], scores[1], ["probability"], bins=bins, thresholds=thresholds)
+        s["feature"] = scores[2]
         table = pd.concat([s, table], ignore_index=True)
-    return {"as_of": as_of, "reference": ref, "bins": bins, "epsilon": EPSILON,
+    return {"as_of": as_of, "reference": reference, "bins": bins, "epsilon": EPSILON,
             "thresholds": {"watch": thresholds.watch, "act": thresholds.act},
-            "features": _records(table),
+            "features": records(table),
             "flagged": {lvl: table.loc[table["level"] == lvl, "feature"].tolist()
                         for lvl in ("watch", "act")}}
 
@@ -345,28 +274,8 @@ def _atomic_text(path: Path, text: str) -> Path:
     return path
 
 
-def log_to_mlflow(uri: str, run_id: str, paths: Sequence[Path], *, artifact_path: str,
-                  metrics: dict[str, float] | None = None) -> None:
-    """Attach report files (and headline metrics) to an existing MLflow run."""
-    from assist.experiments import tracking
-
-    c = tracking.client(uri)
-    for p in paths:
-        c.log_artifact(run_id, str(p), artifact_path=artifact_path)
-    if metrics:
-        tracking.log_values(c, run_id, metrics={k: v for k, v in metrics.items() if v is not None})
-
-
 # --- helpers -------------------------------------------------------------------------------
-def _f(v: Any) -> float | None:
-    return None if v is None or pd.isna(v) else float(v)
-
-
-def _ci(lo: Any, hi: Any) -> str:
-    return "undefined" if pd.isna(lo) else f"{lo:.3f}-{hi:.3f}"
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-safe records: numpy scalars to Python, NaN to None."""
     out = []
     for rec in frame.to_dict("records"):
@@ -374,3 +283,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                              else v.item() if isinstance(v, np.generic) else v)
                     for k, v in rec.items()})
     return out
+
+
+#: the former name, kept for existing imports
+_records = records

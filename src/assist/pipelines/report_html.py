@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from jinja2 import Environment, select_autoescape
 from markupsafe import Markup, escape
 
@@ -111,3 +112,13 @@ def page(title: str, *, intro: Sequence[str], sections: Sequence[dict[str, Any]]
     (from :func:`bar_chart`), ``columns`` and ``rows`` (records; ``_flag`` highlights)."""
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     return env.from_string(_PAGE).render(title=title, intro=intro, sections=sections, fmt=fmt)
+
+
+def num(v: Any) -> float | None:
+    """A number for JSON and charts: None for missing."""
+    return None if v is None or pd.isna(v) else float(v)
+
+
+def interval(lo: Any, hi: Any) -> str:
+    """``low-high`` to 3 decimals, or ``undefined``."""
+    return "undefined" if lo is None or pd.isna(lo) else f"{lo:.3f}-{hi:.3f}"

@@ -39,6 +39,8 @@ class TrainResult:
     version: str | None = None
     card: str | None = None
     seconds: float = 0.0
+    #: the model's fairness report on its held-out months (JSON payload, HTML page)
+    fairness: tuple[dict[str, Any], str] | None = None
 
     def tables(self) -> list[Table]:
         """Latest-test-month metrics of the model, baselines and production, per target."""
@@ -195,11 +197,21 @@ def explain_sample(model: NeedModel, test: MonthData, *, seed: int,
 
 def write_artifacts(folder: Path, *, report: dict[str, Any], model: NeedModel, ds: Dataset,
                     folds: list[FoldResult], groups: pd.DataFrame,
-                    explained: tuple[MonthData, pd.DataFrame]) -> None:
-    """The run's files: model, feature list, catalog, report, per-group metrics, plots."""
+                    explained: tuple[MonthData, pd.DataFrame]) -> tuple[dict[str, Any], str]:
+    """The run's files: model, feature list, catalog, report, per-group metrics, plots, the
+    held-out predictions and their fairness audit; returns the audit (JSON payload, HTML)."""
     import json
 
     from assist.experiments import tracking
+    from assist.pipelines.report_model import (
+        FAIRNESS_ARTIFACTS,
+        PREDICTIONS_FILE,
+        REFERENCE_FILE,
+        fairness_report,
+        heldout_predictions,
+        training_reference,
+        write_predictions,
+    )
 
     latest = folds[-1]
     (folder / tracking.MODEL_ARTIFACT).mkdir(parents=True)
@@ -227,6 +239,24 @@ def write_artifacts(folder: Path, *, report: dict[str, Any], model: NeedModel, d
     tracking.shap_summary_plot(folder / "shap_summary.png", contrib[ds.catalog.ids].to_numpy(),
                                sample.X.to_numpy(dtype=float, na_value=np.nan),
                                [f"{i.name_en} ({i.id})" for i in ds.catalog])
+    last = report["model"]["last_training_month"]
+    if last in {m.month for m in ds.months}:
+        X = ds.month(last).X  # noqa: N806
+        training_reference(X, model.calibrate(model.predict_raw(X)),
+                           seed=report["model"]["params"]["seed"]).to_parquet(
+            folder / REFERENCE_FILE, index=False)
+    share = report["capacity"]["share"]
+    predictions = write_predictions(heldout_predictions(folds, share=share),
+                                    folder / PREDICTIONS_FILE)
+    payload, html = fairness_report(pd.read_parquet(predictions), share=share,
+                                    groups=list(latest.test.groups.columns),
+                                    run_id=report.get("run_id"),
+                                    min_positives=report["gate"]["min_positives"])
+    (folder / "reports").mkdir()
+    (folder / FAIRNESS_ARTIFACTS[0]).write_text(json.dumps(payload, indent=2, ensure_ascii=False,
+                                                           allow_nan=False), encoding="utf-8")
+    (folder / FAIRNESS_ARTIFACTS[1]).write_text(html, encoding="utf-8")
+    return payload, html
 
 
 def _plain(v: Any) -> Any:
@@ -266,8 +296,8 @@ def log_run(c: Any, result: TrainResult, *, config: ExperimentConfig, model: Nee
                             metrics=run_metrics(r) | group_run_metrics(groups))
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            write_artifacts(folder, report=r, model=model, ds=ds, folds=folds, groups=groups,
-                            explained=explained)
+            result.fairness = write_artifacts(folder, report=r, model=model, ds=ds,
+                                              folds=folds, groups=groups, explained=explained)
             c.log_artifacts(run_id, str(folder))
         if register:
             name = config.tracking.registered_model
@@ -351,5 +381,21 @@ def run_training(*, config: ExperimentConfig, base_dir: Path, settings: Settings
                 register=config.tracking.register_versions if register is None else register)
         if progress is not None and task is not None:
             progress.update(task, total=1, completed=1)
+        write_model_fairness(settings.workspace, result,
+                             name=config.tracking.registered_model)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def write_model_fairness(workspace: Path, result: TrainResult, *, name: str) -> list[Path]:
+    """Write the run's fairness report to ``<workspace>/reports/model-<version>/`` (``run-<id>``
+    when not registered), where the API and pages find it."""
+    from assist.pipelines.report import write_report
+
+    if result.fairness is None:
+        return []
+    payload, html = result.fairness
+    label = f"model-{result.version}" if result.version else f"run-{result.run_id}"
+    payload = {**payload, "as_of": label,
+               "model_version": f"{name}/{result.version}" if result.version else None}
+    return write_report(Path(workspace) / "reports" / label, "fairness", payload, html)

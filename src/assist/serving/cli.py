@@ -10,8 +10,9 @@ import datetime as dt
 import json
 import secrets
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -21,11 +22,18 @@ DEMO_USERS = (("caseworker1", "caseworker", ("S01",)), ("caseworker2", "casework
               ("admin", "admin", ()))
 
 
-def _sessions(s):  # noqa: ANN001, ANN202
+@contextmanager
+def _session(s):  # noqa: ANN001, ANN202
+    """A session on the migrated case store at ``s.db_url``; the engine is disposed after."""
     from assist.serving.db import make_engine, session_factory, upgrade
 
     upgrade(s.db_url)
-    return session_factory(make_engine(s.db_url))
+    engine = make_engine(s.db_url)
+    try:
+        with session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def load_current(s, *, as_of: str | None = None) -> tuple[str, bool, dict[str, int]]:  # noqa: ANN001
@@ -35,7 +43,7 @@ def load_current(s, *, as_of: str | None = None) -> tuple[str, bool, dict[str, i
     from assist.serving.services.snapshots import counts, load_snapshot
 
     snap_files = read_snapshot(s.scores_dir, as_of)
-    with _sessions(s)() as session:
+    with _session(s) as session:
         snap, new = load_snapshot(session, as_of=snap_files.as_of, summary=snap_files.summary,
                                   scores=snap_files.scores, referrals=snap_files.referrals,
                                   indicator_ids=CATALOG.ids)
@@ -68,9 +76,11 @@ def register(app: typer.Typer, *, settings: Callable[[], Any], out: Any,
         """Run the API (migrating the store and loading the current snapshot first)."""
         import uvicorn
 
+        from assist.serving.db import upgrade
+
         s = _settings()
         s.api_token_secret()  # refuse a default secret before binding
-        _sessions(s)
+        upgrade(s.db_url)
         if load and (s.scores_dir / "current.json").is_file():
             as_of, new, n = load_current(s)
             out.print(f"snapshot {as_of}: {'loaded' if new else 'already loaded'} "
@@ -83,8 +93,10 @@ def register(app: typer.Typer, *, settings: Callable[[], Any], out: Any,
     @user_errors
     def migrate() -> None:
         """Create or upgrade the case-store schema (Alembic)."""
+        from assist.serving.db import upgrade
+
         s = _settings()
-        _sessions(s)
+        upgrade(s.db_url)
         out.print(f"case store at head: {_redact(s.db_url)}")
 
     @casebook.command("load")
@@ -105,22 +117,57 @@ def register(app: typer.Typer, *, settings: Callable[[], Any], out: Any,
         from assist.pipelines.casebook import write_labels
         from assist.serving.services.decisions import decisions_as_labels
 
-        with _sessions(_settings())() as session:
+        with _session(_settings()) as session:
             labels = decisions_as_labels(session)
         write_labels(labels, out_file)
         out.print(f"{len(labels):,} labels: {out_file} (set data.extra_labels to use them)")
 
     @casebook.command("overrides")
     @user_errors
-    def overrides_cmd(out_file: Annotated[Path, typer.Option("--out", help="CSV file.")]) -> None:
-        """Write decisions that disagreed with the score (for the override analysis)."""
+    def overrides_cmd(
+        as_of: Annotated[str | None, typer.Option(
+            help="Month of the referrals (default: the latest loaded snapshot).")] = None,
+        out_file: Annotated[Path | None, typer.Option(
+            "--out", help="Also write the overriding decisions as CSV here.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON report.")] = False,
+    ) -> None:
+        """Override report (by street, band and group) to <workspace>/reports/<as_of>/overrides."""
+        from assist.errors import InputError
+        from assist.pipelines.report import report_folder, write_report
+        from assist.pipelines.report_cases import overrides_html
+        from assist.serving.errors import ApiError
+        from assist.serving.services import reports
         from assist.serving.services.decisions import overrides
+        from assist.serving.services.snapshots import current_snapshot
 
-        with _sessions(_settings())() as session:
-            df = overrides(session)
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out_file, index=False, encoding="utf-8")
-        out.print(f"{len(df):,} overrides: {out_file}")
+        s = _settings()
+        with _session(s) as session:
+            if as_of is None:
+                snap = current_snapshot(session)
+                if snap is None:
+                    raise InputError("no snapshot is loaded: run `assist casebook load` first")
+                as_of = snap.as_of
+            try:
+                rep = reports.overrides(session, as_of=as_of,
+                                        attributes=reports.month_attributes(s, as_of))
+            except ApiError as exc:  # e.g. no snapshot of that month
+                raise InputError(exc.message) from None
+            df = overrides(session) if out_file else None
+        paths = write_report(report_folder(s.workspace, as_of), "overrides", rep,
+                             overrides_html(rep))
+        if df is not None:
+            out_file.parent.mkdir(parents=True, exist_ok=True)
+            df.to_csv(out_file, index=False, encoding="utf-8")
+        if as_json:
+            typer.echo(json.dumps(rep, ensure_ascii=False, allow_nan=False))
+            return
+        total = next((r for r in rep["rows"] if r["slice"] == "(all)"), None)
+        rate = "undefined" if not total or total["override_rate"] is None else \
+            f"{total['override_rate']:.1%}"
+        out.print(f"{rep['decisions']:,} decisions on {as_of} referrals, {rep['overrides']:,} "
+                  f"overrides ({rate}); report: {paths[1]}")
+        if df is not None:
+            out.print(f"{len(df):,} overriding decisions: {out_file}")
 
     @users.command("add")
     @user_errors
@@ -136,7 +183,7 @@ def register(app: typer.Typer, *, settings: Callable[[], Any], out: Any,
         from assist.serving.services.users import add_user, set_password
 
         pw = password or typer.prompt("password", hide_input=True, confirmation_prompt=True)
-        with _sessions(_settings())() as session:
+        with _session(_settings()) as session:
             u = add_user(session, username=username, password=pw, role=role, streets=street or ())
             out.print(f"user {u.username} ({u.role}) added")
 
@@ -149,7 +196,7 @@ def register(app: typer.Typer, *, settings: Callable[[], Any], out: Any,
         from assist.serving.services.users import list_users
 
         t = Table("user", "role", "streets", "active")
-        with _sessions(_settings())() as session:
+        with _session(_settings()) as session:
             for u in list_users(session):
                 t.add_row(u.username, u.role, ",".join(u.street_codes) or "district",
                           "yes" if u.active else "no")
@@ -161,7 +208,7 @@ def register(app: typer.Typer, *, settings: Callable[[], Any], out: Any,
         """Disable a user (their tokens stop working at once)."""
         from assist.serving.services.users import disable_user
 
-        with _sessions(_settings())() as session:
+        with _session(_settings()) as session:
             disable_user(session, username=username)
         out.print(f"user {username} disabled")
 
@@ -175,7 +222,7 @@ def register(app: typer.Typer, *, settings: Callable[[], Any], out: Any,
         s = _settings()
         if s.env != "dev":
             raise InputError("demo users only with ASSIST_ENV=dev")
-        with _sessions(s)() as session:
+        with _session(s) as session:
             for name, role, streets in DEMO_USERS:
                 pw = secrets.token_urlsafe(12)
                 try:
@@ -202,7 +249,7 @@ def register(app: typer.Typer, *, settings: Callable[[], Any], out: Any,
         if start.tzinfo is None:
             start = start.replace(tzinfo=dt.UTC)
         n = 0
-        with _sessions(_settings())() as session:
+        with _session(_settings()) as session:
             fh = out_file.open("w", encoding="utf-8") if out_file else sys.stdout
             try:
                 for e in audit.entries(session, since=start):
