@@ -1,5 +1,7 @@
 """The pages in a real browser: Playwright driving Debian's chromium against uvicorn serving the
-tiny district in-process. Caseworker round trip, manager pages, jurisdiction, keyboard focus,
+tiny district in-process. Caseworker round trip, manager pages (coverage from its report,
+fairness, early warnings, drift, overrides), the data scientist's model versions and their
+comparison, jurisdiction, keyboard focus,
 screenshots of every page (``test-artifacts/screenshots``) and axe-core (vendored, MPL-2.0,
 test-only) with zero serious or critical violations on every page.
 
@@ -173,3 +175,82 @@ def test_english_large_text_and_keyboard(page):
     check_page(page, "10-referrals-en-xlarge")
     page.goto("/households/hS01a")
     check_page(page, "11-household-en-xlarge")
+
+
+@pytest.fixture(scope="module")
+def report_workspace(tmp_path_factory) -> Path:
+    """A workspace holding stored fairness, coverage and drift reports and an MLflow store
+    with three registered versions (made as in test_pages_reports / test_pages_models)."""
+    from assist.pipelines.report import drift_html, write_report
+    from tests.serving.test_pages_models import make_registry
+    from tests.serving.test_pages_reports import (AS_OF, coverage_payload, drift_payload,
+                                                  fairness_payload)
+
+    ws = tmp_path_factory.mktemp("browser-ws")
+    folder = ws / "reports" / AS_OF
+    write_report(folder, "fairness", fairness_payload(), "<html><body>fairness</body></html>")
+    write_report(folder, "coverage", coverage_payload(), "<html><body>coverage</body></html>")
+    d = drift_payload(ws)
+    write_report(folder, "drift", d, drift_html(d))
+    make_registry(ws)
+    return ws
+
+
+@pytest.fixture
+def with_reports(app, settings, report_workspace):
+    app.state.settings = settings.model_copy(update={"workspace": report_workspace})
+    app.state.page_cache.clear()
+    try:
+        yield report_workspace
+    finally:
+        app.state.settings = settings
+        app.state.page_cache.clear()
+
+
+def test_manager_report_pages(page, with_reports):
+    sign_in(page, "mgr")
+    assert page.url.endswith("/coverage")
+    assert "数据来自覆盖情况报告" in page.locator("main").inner_text()
+    check_page(page, "12-coverage-report")
+    page.get_by_role("link", name="公平性", exact=True).click()
+    page.wait_for_url("**/fairness")
+    men = page.locator("tr", has_text="男").first
+    assert "⚠" in men.inner_text() and "超出范围" in men.inner_text()
+    assert page.locator("svg.chart").count() == 2
+    page.locator("summary").first.focus()  # pairs of attributes open from the keyboard
+    page.keyboard.press("Enter")
+    assert page.locator("details").first.get_attribute("open") is not None
+    check_page(page, "13-fairness")
+    for name, path, expect, shot_name in (
+            ("动态预警", "early-warning", "收入骤降", "14-early-warning"),
+            ("数据漂移", "drift", "1 项需处置", "15-drift"),
+            ("不采纳评分", "overrides", "尚未记录任何走访结果", "16-overrides")):
+        page.get_by_role("link", name=name, exact=True).click()
+        page.wait_for_url(f"**/{path}")
+        assert expect in page.locator("main").inner_text()
+        check_page(page, shot_name)
+
+
+def test_data_scientist_models_and_comparison(page, with_reports):
+    sign_in(page, "ds")
+    assert page.url.endswith("/models")
+    assert "审核未通过" in page.locator("tr", has_text="precision_at_k").inner_text()
+    check_page(page, "17-models")
+    page.get_by_role("link", name="对比两个版本").click()
+    page.wait_for_url("**/models/compare")
+    check_page(page, "18-compare")
+    page.get_by_label("第一个版本").select_option("1")
+    page.get_by_label("第二个版本").select_option("2")
+    page.get_by_role("button", name="对比").click()
+    page.wait_for_url("**/models/compare?a=1&b=2")
+    assert "更好" in page.locator("main").inner_text()
+    check_page(page, "19-compare-1-2")
+    assert page.goto("/coverage").status == 403
+
+
+def test_report_pages_in_english_large_text(page, with_reports):
+    sign_in(page, "mgr")
+    page.goto("/prefs?lang=en&font=large&next=%2Ffairness")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert "harm is being missed" in page.locator("main").inner_text()
+    check_page(page, "20-fairness-en-large")

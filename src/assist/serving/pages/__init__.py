@@ -1,4 +1,4 @@
-"""Server-rendered pages for caseworkers and managers (Jinja2, Chinese first, no CDN).
+"""Server-rendered pages for caseworkers, managers and data scientists (Jinja2, Chinese first, no CDN).
 
 They sit on the API's services (referrals, households, decisions, users), sign in with a
 signed session cookie and check a CSRF token on every POST. :func:`install` mounts them.
@@ -11,17 +11,19 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from assist.serving.pages import account, caseworker, manager, web
+from assist.serving.pages import account, caseworker, manager, monitoring, versions, web
+from assist.serving.pages.cache import PageCache
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for _r in (account.router, caseworker.router, manager.router):
+for _r in (account.router, caseworker.router, manager.router, monitoring.router, versions.router):
     router.include_router(_r)
 
 
 def install(app: FastAPI) -> None:
     """Mount ``/static``, the page routes, their templates, translations and error pages."""
     web.install(app)
+    app.state.page_cache = PageCache()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(router)

@@ -20,7 +20,9 @@ router = APIRouter(include_in_schema=False)
 
 def home_of(role: str) -> str:
     """Where a role lands after signing in."""
-    return "/coverage" if role in ("manager", "admin") else "/referrals"
+    if role in ("manager", "admin"):
+        return "/coverage"
+    return "/models" if role == "data_scientist" else "/referrals"
 
 
 def _login_page(request: Request, *, next_path: str, status: int = 200,

@@ -4,7 +4,7 @@ with a title) and the pages print the same numbers beside it as text or a table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
@@ -32,12 +32,20 @@ def _svg(width: int, height: int, title: str, body: list[str]) -> Markup:
 
 
 def hbars(bars: Sequence[Bar], *, title: str, maximum: float = 1.0, label_width: int = 130,
-          width: int = 560) -> Markup:
-    """Horizontal bars, one row per bar, the value's text at the bar's end."""
+          width: int = 560, marks: Sequence[tuple[float, str]] = ()) -> Markup:
+    """Horizontal bars, one row per bar, the value's text at the bar's end; ``marks`` are
+    labelled vertical lines (thresholds, parity) at the given values."""
     row, plot = 30, width - label_width - 70
+    top = 18 if marks else 0
     body = []
+    for value, label in marks:
+        x = label_width + max(0.0, min(1.0, value / maximum if maximum > 0 else 0)) * plot
+        body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 2}" '
+                    f'y2="{top + len(bars) * row + 4}" stroke="{MUTED}" stroke-dasharray="4 3"/>'
+                    f'<text x="{x:.1f}" y="12" text-anchor="middle" fill="{INK}" '
+                    f'font-size="12">{escape(label)}</text>')
     for i, b in enumerate(bars):
-        y = i * row + 6
+        y = top + i * row + 6
         w = 0 if maximum <= 0 else max(0.0, min(1.0, b.value / maximum)) * plot
         colour = WARN if b.highlight else ACCENT
         body.append(f'<text x="{label_width - 8}" y="{y + 14}" text-anchor="end" '
@@ -46,7 +54,7 @@ def hbars(bars: Sequence[Bar], *, title: str, maximum: float = 1.0, label_width:
                     f'opacity="0.45"/><rect x="{label_width}" y="{y}" width="{w:.1f}" '
                     f'height="18" fill="{colour}"/><text x="{label_width + w + 6:.1f}" '
                     f'y="{y + 14}" fill="{INK}" font-size="13">{escape(b.text)}</text>')
-    return _svg(width, len(bars) * row + 8, title, body)
+    return _svg(width, top + len(bars) * row + 8, title, body)
 
 
 def line(points: Sequence[tuple[str, float]], *, title: str, width: int = 560,
@@ -80,12 +88,15 @@ def line(points: Sequence[tuple[str, float]], *, title: str, width: int = 560,
 
 
 def grouped(groups: Sequence[tuple[str, Sequence[float]]], *, series: Sequence[str],
-            title: str, width: int = 720) -> Markup:
-    """Grouped horizontal bars: per group (street) one bar per series, with a legend."""
+            title: str, width: int = 720, fmt: Callable[[float], str] = "{:g}".format,
+            maximum: float | None = None) -> Markup:
+    """Grouped horizontal bars: per group (street) one bar per series, with a legend; each
+    value printed with ``fmt``, bars scaled to ``maximum`` (default: the largest value)."""
     label_width, bar, gap = 120, 12, 12
-    plot = width - label_width - 60
+    plot = width - label_width - 70
     top = 28
-    maximum = max((v for _, vals in groups for v in vals), default=0) or 1
+    if maximum is None:
+        maximum = max((v for _, vals in groups for v in vals), default=0) or 1
     body = []
     for j, name in enumerate(series):
         x = label_width + j * 150
@@ -97,9 +108,9 @@ def grouped(groups: Sequence[tuple[str, Sequence[float]]], *, series: Sequence[s
         body.append(f'<text x="{label_width - 8}" y="{y0 + step / 2:.1f}" text-anchor="end" '
                     f'fill="{INK}" font-size="13">{escape(label)}</text>')
         for j, v in enumerate(vals):
-            w = v / maximum * plot
+            w = max(0.0, min(1.0, v / maximum)) * plot
             y = y0 + j * bar
             body.append(f'<rect x="{label_width}" y="{y}" width="{w:.1f}" height="{bar - 2}" '
                         f'fill="{SERIES[j]}"/><text x="{label_width + w + 4:.1f}" '
-                        f'y="{y + bar - 3}" fill="{INK}" font-size="11">{v:g}</text>')
+                        f'y="{y + bar - 3}" fill="{INK}" font-size="11">{escape(fmt(v))}</text>')
     return _svg(width, top + len(groups) * step + 6, title, body)

@@ -14,6 +14,7 @@ from babel import Locale
 from babel.numbers import format_decimal, format_percent
 from babel.messages.pofile import read_po
 
+from assist.features import CATALOG
 from assist.features.codes import CAUSES, PROGRAMMES, STREETS
 from assist.features.indicators import DIMENSIONS
 from assist.models.warning import EVENTS, SCORE_FLAGS
@@ -22,6 +23,26 @@ from assist.models.warning import EVENTS, SCORE_FLAGS
 FLAG_NAMES: dict[str, tuple[str, str]] = {**SCORE_FLAGS, **{e.name: (e.text_en, e.text_zh)
                                                             for e in EVENTS}}
 
+#: household attributes compared by the fairness audit -> (Chinese, English)
+ATTRIBUTES: dict[str, tuple[str, str]] = {
+    "head_sex": ("户主性别", "head's sex"), "head_age_band": ("户主年龄段", "head's age band"),
+    "head_hukou": ("户主户籍", "head's hukou"), "has_disability": ("有残疾成员", "disabled member"),
+    "has_elderly": ("有老年成员", "elderly member"), "registration_type": ("户籍类型", "registration"),
+    "address_class": ("住房类别", "address class"), "size": ("家庭人口", "household size"),
+    "street_code": ("街道", "street"), "street": ("街道", "street"), "band": ("需求等级", "need band"),
+    "elderly_alone": ("独居老人", "elderly living alone"),
+    "disability": ("有重度残疾成员", "severe disability"),
+    "no_able_caregiver": ("无有效照护人", "no able caregiver"),
+    "unemployed": ("有登记失业成员", "registered unemployed"),
+}
+#: group values of those attributes -> (Chinese, English); others are shown as they are
+GROUP_VALUES: dict[str, tuple[str, str]] = {
+    "F": ("女", "female"), "M": ("男", "male"), "local": ("本地", "local"),
+    "non_local": ("外地", "non-local"), "mixed": ("混合", "mixed"), "True": ("是", "yes"),
+    "False": ("否", "no"), "true": ("是", "yes"), "false": ("否", "no"),
+    "yes": ("是", "yes"), "no": ("否", "no"), "(missing)": ("缺失", "missing"),
+}
+INTERSECTION_SEP = " & "
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "i18n"
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -41,6 +62,10 @@ DYNAMIC: tuple[str, ...] = (
     *(f"band {b}" for b in ("high", "medium", "low")),
     *(f"status {s}" for s in ("open", "confirmed", "not_in_need", "unreachable", "declined")),
     *(f"rating {r}" for r in ("good", "bad")),
+    *(f"rate {m}" for m in ("tpr", "fnr")),
+    *(f"audit {a}" for a in ("verified", "truth")),
+    *(f"report {n}" for n in ("coverage", "drift", "early_warning", "fairness", "overrides")),
+    *(f"level {x}" for x in ("stable", "watch", "act", "undefined")),
     *(f"sort {s}" for s in ("rank_street", "rank_district", "-probability", "probability",
                             "community", "-deprivation_score")),
 )
@@ -77,6 +102,41 @@ class Translator:
         """``value`` (a share) as a percentage for the language."""
         return format_percent(value, locale=LOCALES[self.lang])
 
+    def rate(self, value: float | None, digits: int = 1) -> str:
+        """A share as a percentage with ``digits`` decimals; "undefined" when ``None``."""
+        if value is None:
+            return self.gettext("undefined")
+        fmt = "#,##0" + ("." + "0" * digits if digits else "") + "%"
+        return format_percent(value, format=fmt, locale=LOCALES[self.lang])
+
+    def decimal(self, value: float | None, digits: int = 2, *, sign: bool = False) -> str:
+        """A number with ``digits`` decimals (``sign``: always signed); "undefined" when ``None``."""
+        if value is None:
+            return self.gettext("undefined")
+        text = self.number(abs(value) if sign else value, digits)
+        if not sign:
+            return text
+        zero = float(f"{value:.{digits}f}") == 0
+        return ("±" if zero else "+" if value > 0 else "−") + text
+
+    def indicator(self, code: str) -> str:
+        """An indicator's name (the catalog's), or the code when it is not an indicator."""
+        try:
+            ind = CATALOG[code]
+        except KeyError:
+            return code
+        return ind.name_zh if self.lang == "zh" else ind.name_en
+
+    def attribute(self, code: str) -> str:
+        """A fairness attribute's name (pairs joined by "&")."""
+        return INTERSECTION_SEP.join(_pick(ATTRIBUTES, part, self.lang)
+                                     for part in code.split(INTERSECTION_SEP))
+
+    def group(self, value: str) -> str:
+        """A group value's name (pairs joined by "&")."""
+        return INTERSECTION_SEP.join(_pick(GROUP_VALUES, part, self.lang)
+                                     for part in str(value).split(INTERSECTION_SEP))
+
     def street(self, code: str) -> str:
         """A street's name (Chinese names are official; English pages show the code too)."""
         name = STREETS.get(code, code)
@@ -108,6 +168,11 @@ class Translator:
     def html_lang(self) -> str:
         """The page's ``lang`` attribute."""
         return "zh-CN" if self.lang == "zh" else "en"
+
+
+def _pick(names: dict[str, tuple[str, str]], code: str, lang: str) -> str:
+    zh, en = names.get(code, (code, code))
+    return zh if lang == "zh" else en
 
 
 def translators() -> dict[str, Translator]:

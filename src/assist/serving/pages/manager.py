@@ -2,37 +2,38 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse
 
 from assist.serving.deps import SessionDep, SettingsDep
-from assist.serving.pages import charts
+from assist.serving.pages import charts, views
+from assist.serving.pages.monitoring import downloads, stored
 from assist.serving.pages.queries import coverage_by_street
-from assist.serving.pages.i18n import N_
-from assist.serving.pages.web import PageError, PagePrincipal, need, page_errors, render, translator
+from assist.serving.pages.web import (MANAGERS, PagePrincipal, need, need_role, page_errors,
+                                      render, translator)
+from assist.serving.services import reports
 from assist.serving.services.referrals import snapshot_or_503
 
 router = APIRouter(include_in_schema=False)
-COVERAGE_ROLES = frozenset({"manager", "admin"})
-
-
-def _reports(workspace: Path) -> list[str]:
-    """Names of fairness reports in ``<workspace>/reports`` (shown as pointers, not served)."""
-    d = workspace / "reports"
-    return sorted(p.name for p in d.rglob("fairness*.html"))[:20] if d.is_dir() else []
 
 
 @router.get("/coverage", response_class=HTMLResponse)
 def coverage(request: Request, session: SessionDep, settings: SettingsDep,
              who: PagePrincipal) -> HTMLResponse:
-    """Need vs referred vs assisted per street, as a chart and a table."""
-    if who.role not in COVERAGE_ROLES:
-        raise PageError(403, N_("You do not have access to this page."))
+    """Need, referrals, assistance and the gap per street: the coverage report of the current
+    snapshot, or live counts from the case store (with a note) until that report exists."""
+    need_role(who, MANAGERS)
     t = translator(request)
     with page_errors():
         snap = snapshot_or_503(session)
+    links = downloads(settings, reports.NAMES)
+    rep = stored(request, settings, "coverage", snap.as_of)
+    if rep.payload is not None:
+        payload = rep.payload
+        view = rep.view(request, "coverage-view", t.lang,
+                        build=lambda: views.coverage_view(payload, t))
+        return render(request, "coverage.html", who=who, snap=snap, view=view, live=None,
+                      links=links)
     rows = coverage_by_street(session, snap)
     series = [t.gettext("In need (high band)"), t.gettext("Referred"),
               t.gettext("Assisted (visit confirmed)")]
@@ -41,8 +42,8 @@ def coverage(request: Request, session: SessionDep, settings: SettingsDep,
     totals = {k: sum(getattr(r, k) for r in rows)
               for k in ("households", "in_need", "referred", "allocated", "visited", "assisted",
                         "gap")}
-    return render(request, "coverage.html", who=who, snap=snap, rows=rows, chart=chart,
-                  totals=totals, reports=_reports(settings.workspace))
+    return render(request, "coverage.html", who=who, snap=snap, view=None, links=links,
+                  live={"rows": rows, "chart": chart, "totals": totals}, command=rep.command)
 
 
 @router.get("/model", response_class=HTMLResponse)

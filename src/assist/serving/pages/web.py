@@ -30,6 +30,25 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_FIELDS = 64
 
 
+#: roles that open the manager pages (coverage, early warnings, overrides)
+MANAGERS = frozenset({"manager", "admin"})
+#: roles that open the monitoring pages shared by managers and data scientists (fairness, drift)
+ANALYSTS = frozenset({"manager", "data_scientist", "admin"})
+#: roles that open the registered model versions and their comparison
+MODELLERS = frozenset({"data_scientist", "manager", "admin"})
+#: the main navigation, declared once: (path, label, roles that see it; None: every role)
+NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
+    ("/referrals", N_("Referral list"), None),
+    ("/coverage", N_("Coverage by street"), MANAGERS),
+    ("/fairness", N_("Fairness"), ANALYSTS),
+    ("/early-warning", N_("Early warnings"), MANAGERS),
+    ("/drift", N_("Drift"), ANALYSTS),
+    ("/overrides", N_("Overrides"), MANAGERS),
+    ("/models", N_("Model versions"), MODELLERS),
+    ("/model", N_("Model card"), None),
+)
+
+
 class PageError(Exception):
     """An error shown as a page: a status and a message id of the catalog."""
 
@@ -71,9 +90,12 @@ def render(request: Request, template: str, *, status: int = 200, who: Principal
     t = translator(request)
     if csrf is None and who is not None:
         csrf = cookies.csrf_token(request)
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    path = request.url.path
+    here = path + (f"?{request.url.query}" if request.url.query else "")
+    nav = [(p, label, path == p or path.startswith(p + "/"))
+           for p, label, roles in NAV if who is not None and (roles is None or who.role in roles)]
     ctx = {"t": t, "_": t.gettext, "who": who, "csrf": csrf, "font": font_size(request),
-           "here": here, "here_q": quote(here, safe=""), **context}
+           "here": here, "here_q": quote(here, safe=""), "nav": nav, **context}
     response = request.app.state.page_templates.TemplateResponse(
         request, template, ctx, status_code=status)
     response.headers["Cache-Control"] = "no-store"
@@ -96,6 +118,12 @@ PagePrincipal = Annotated[Principal, Depends(page_principal)]
 def need(who: Principal, permission: str) -> None:
     """403 page unless the caller's role holds ``permission``."""
     if not who.can(permission):
+        raise PageError(403, N_("You do not have access to this page."))
+
+
+def need_role(who: Principal, roles: frozenset[str]) -> None:
+    """403 page unless the caller holds one of ``roles``."""
+    if who.role not in roles:
         raise PageError(403, N_("You do not have access to this page."))
 
 

@@ -1,0 +1,169 @@
+"""Monitoring pages for managers and data scientists: the fairness audit, early warnings,
+drift and caseworker overrides, plus downloads of the stored HTML reports.
+
+Stored reports (fairness, drift) and live ones (early warnings from the loaded snapshot,
+overrides from the case store) all come from :mod:`assist.serving.services.reports`; a report
+not generated yet is a page saying which command makes it, never an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import func, select
+from starlette.responses import FileResponse, HTMLResponse
+
+from assist.serving.deps import SessionDep, SettingsDep
+from assist.serving.errors import ApiError
+from assist.serving.models import Decision, Snapshot
+from assist.serving.pages import views
+from assist.serving.pages.cache import file_stamp, page_cache
+from assist.serving.pages.i18n import N_
+from assist.serving.pages.web import (ANALYSTS, MANAGERS, PageError, PagePrincipal, need_role,
+                                      page_errors, render, translator)
+from assist.serving.services import reports
+from assist.serving.services.referrals import snapshot_or_503
+from assist.settings import Settings
+
+router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
+#: a month from the query (unknown values are ignored, so no validation error page)
+Month = Annotated[str | None, Query()]
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A stored report read for a page: its payload and the stamp of its file (for caching
+    what is built from it), or the command that would produce it."""
+
+    payload: dict[str, Any] | None
+    stamp: tuple | None = None
+    command: str | None = None
+
+    def view(self, request: Request, kind: str, *key: object, build: Callable[[], T]) -> T:
+        """What ``build`` makes of the payload, cached until the file changes."""
+        return page_cache(request).get((kind, *key), build, stamp=self.stamp)
+
+
+def stored(request: Request, settings: Settings, name: str, as_of: str | None = None) -> Stored:
+    """A stored report (of ``as_of``, else the newest), cached until its file changes."""
+    found = next((r for r in reports.available(settings)
+                  if r["name"] == name and (as_of is None or r["as_of"] == as_of)), None)
+    if found is None:
+        try:  # not listed: load says why, naming the command (or it just appeared)
+            return Stored(reports.load(settings, name=name, as_of=as_of))
+        except ApiError as exc:
+            return Stored(None, command=exc.extra.get("command"))
+    path, folder = found["json"], found["as_of"]
+
+    def load() -> dict[str, Any]:
+        try:
+            return reports.load(settings, name=name, as_of=folder)
+        except ApiError:
+            raise PageError(503, N_("The stored report cannot be read; ask the data team to "
+                                    "generate it again.")) from None
+
+    stamp = (str(path), file_stamp(path))
+    return Stored(page_cache(request).get(("report", str(path)), load, stamp=stamp), stamp)
+
+
+def downloads(settings: Settings, names: tuple[str, ...], as_of: str | None = None) -> list[dict]:
+    """Download links of stored HTML reports (each name's newest, or of ``as_of``)."""
+    out, seen = [], set()
+    for r in reports.available(settings):
+        if r["name"] in names and r["html"] is not None and r["name"] not in seen \
+                and (as_of is None or r["as_of"] == as_of):
+            seen.add(r["name"])
+            out.append({"name": r["name"], "as_of": r["as_of"],
+                        "href": f"/reports/{r['as_of']}/{r['name']}.html"})
+    return out
+
+
+@router.get("/fairness", response_class=HTMLResponse)
+def fairness(request: Request, settings: SettingsDep, who: PagePrincipal,
+             audit: Annotated[str | None, Query()] = None) -> HTMLResponse:
+    """Per-group rates and disparities of the production model's list, recall first."""
+    need_role(who, ANALYSTS)
+    rep = stored(request, settings, "fairness")
+    if rep.payload is None:
+        return render(request, "fairness.html", who=who, report=None, command=rep.command)
+    payload = rep.payload
+    audits = payload.get("audits") or ({"": payload} if "groups" in payload else {})
+    labels = list(audits)
+    label = audit if audit in audits else (labels[0] if labels else None)
+    t = translator(request)
+    view = (rep.view(request, "fairness-view", label, t.lang,
+                     build=lambda: views.fairness_view(audits[label], t))
+            if label is not None else None)
+    return render(request, "fairness.html", who=who, report=payload, view=view, labels=labels,
+                  label=label, command=None,
+                  links=downloads(settings, ("fairness",), payload.get("as_of")))
+
+
+@router.get("/early-warning", response_class=HTMLResponse)
+def early_warning(request: Request, session: SessionDep, who: PagePrincipal) -> HTMLResponse:
+    """Households flagged by each early-warning signal in the current snapshot, per street."""
+    need_role(who, MANAGERS)
+    with page_errors():
+        snap = snapshot_or_503(session)
+    t = translator(request)
+    # a loaded snapshot never changes, so its counts are kept (for the cache's minute)
+    view = page_cache(request).get(
+        ("early-warning", snap.id, t.lang),
+        lambda: views.early_warning_view(reports.early_warning(session, snapshot=snap), t),
+        stamp=(snap.as_of, snap.loaded_at))
+    return render(request, "early_warning.html", who=who, snap=snap, view=view)
+
+
+@router.get("/drift", response_class=HTMLResponse)
+def drift(request: Request, settings: SettingsDep, who: PagePrincipal,
+          as_of: Month = None) -> HTMLResponse:
+    """PSI of every indicator and of the score against the reference month."""
+    need_role(who, ANALYSTS)
+    months = sorted({r["as_of"] for r in reports.available(settings) if r["name"] == "drift"},
+                    reverse=True)
+    rep = stored(request, settings, "drift", as_of if as_of in months else None)
+    if rep.payload is None:
+        return render(request, "drift.html", who=who, report=None, command=rep.command)
+    payload, t = rep.payload, translator(request)
+    view = rep.view(request, "drift-view", t.lang, build=lambda: views.drift_view(payload, t))
+    return render(request, "drift.html", who=who, report=payload, view=view, command=None,
+                  months=months, links=downloads(settings, ("drift",), payload.get("as_of")))
+
+
+@router.get("/overrides", response_class=HTMLResponse)
+def overrides(request: Request, session: SessionDep, who: PagePrincipal,
+              as_of: Month = None) -> HTMLResponse:
+    """How often caseworkers disagree with the score, and whether overridden referrals were
+    confirmed in need less often than followed ones (live from the case store)."""
+    need_role(who, MANAGERS)
+    months = list(session.scalars(select(Snapshot.as_of).order_by(Snapshot.as_of.desc())))
+    month = as_of if as_of in months else None
+    t = translator(request)
+
+    def build() -> dict[str, Any]:
+        with page_errors():
+            return views.overrides_view(reports.overrides(session, as_of=month), t)
+
+    # computing the report takes a few hundred ms on a district: keep it until a decision
+    # is recorded or changed (the stamp), or a minute has passed
+    stamp = tuple(session.execute(select(func.count(Decision.id), func.max(Decision.id),
+                                         func.sum(Decision.version),
+                                         func.max(Decision.updated_at))).one())
+    view = page_cache(request).get(("overrides", month, t.lang), build, stamp=stamp)
+    return render(request, "overrides.html", who=who, view=view, months=months, month=month)
+
+
+@router.get("/reports/{as_of}/{name}.html")
+def report_file(settings: SettingsDep, who: PagePrincipal, as_of: str, name: str) -> FileResponse:
+    """A stored report's HTML page, as a download."""
+    need_role(who, ANALYSTS)
+    try:
+        path = reports.html_path(settings, name=name, as_of=as_of)
+    except ApiError:
+        raise PageError(404, N_("This report has not been generated.")) from None
+    return FileResponse(path, media_type="text/html; charset=utf-8",
+                        filename=f"{name}-{as_of}.html")
