@@ -21,80 +21,20 @@ import math
 import os
 import shutil
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-PAGE = os.sysconf("SC_PAGE_SIZE")
+from _measure import measure
+
 CITY = 10_000_000
 
 
-def _tree_rss(root: int) -> tuple[int, int]:
-    """Resident bytes of ``root`` and all its descendants (from /proc), and of the largest
-    Python process below ``root`` (for Spark: a Python worker running one bucket)."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    name: dict[int, str] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                head, tail = f.read().rsplit(")", 1)
-        except OSError:
-            continue
-        fields = tail.split()
-        pid = int(entry)
-        children.setdefault(int(fields[1]), []).append(pid)
-        rss[pid] = int(fields[21]) * PAGE
-        name[pid] = head.split("(", 1)[1]
-    total, worker, todo = 0, 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += rss.get(pid, 0)
-        if pid != root and name.get(pid, "").startswith("python"):
-            worker = max(worker, rss.get(pid, 0))
-        todo.extend(children.get(pid, []))
-    return total, worker
-
-
 def measure_tree(stage: str, fn) -> dict:  # noqa: ANN001
-    """Run ``fn`` in a forked child; wall time, peak RSS of its process tree, and its result."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        os.close(read_end)
-        code = 0
-        try:
-            t0 = time.perf_counter()
-            result = fn() or {}
-            payload = {"seconds": time.perf_counter() - t0, "result": result}
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent
-            payload, code = {"error": f"{type(exc).__name__}: {exc}"}, 1
-        with os.fdopen(write_end, "w") as f:
-            json.dump(payload, f, default=str)
-        os._exit(code)
-    os.close(write_end)
-    peak, done = [0, 0], threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            total, worker = _tree_rss(pid)
-            peak[0], peak[1] = max(peak[0], total), max(peak[1], worker)
-            done.wait(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    with os.fdopen(read_end) as f:
-        data = f.read()
-    os.waitpid(pid, 0)
-    done.set()
-    sampler.join()
-    payload = json.loads(data) if data else {"error": "child died"}
-    if "error" in payload:
-        raise RuntimeError(f"{stage} failed: {payload['error']}")
-    return {"stage": stage, "seconds": payload["seconds"], "peak_mib": peak[0] / 2**20,
-            "worker_mib": peak[1] / 2**20, **payload["result"]}
+    """Wall time, peak RSS of the stage's whole process tree and of its largest Python worker,
+    and the stage's result (see :func:`_measure.measure`)."""
+    m = measure(stage, fn, tree=True)
+    return {"stage": stage, "seconds": m.seconds, "peak_mib": m.peak_mib,
+            "worker_mib": m.worker_mib, **m.result}
 
 
 def _pandas(store: Path, as_of: str, out: Path) -> dict:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -184,3 +186,15 @@ def referral_id(sessions, household: str, as_of: str = AS_OF) -> int:
     with sessions() as s:
         return s.scalar(select(Referral.id).join(Snapshot).where(
             Referral.household_id == household, Snapshot.as_of == as_of))
+
+
+@contextmanager
+def app_workspace(app, settings: Settings, workspace: Path) -> Iterator[Path]:
+    """Point the running app at another workspace (reports, MLflow) for one test; restore after."""
+    app.state.settings = settings.model_copy(update={"workspace": workspace})
+    app.state.page_cache.clear()
+    try:
+        yield workspace
+    finally:
+        app.state.settings = settings
+        app.state.page_cache.clear()

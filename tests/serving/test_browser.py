@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving.conftest import PASSWORD
+from tests.serving.conftest import PASSWORD, app_workspace
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -198,13 +198,8 @@ def report_workspace(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def with_reports(app, settings, report_workspace):
-    app.state.settings = settings.model_copy(update={"workspace": report_workspace})
-    app.state.page_cache.clear()
-    try:
-        yield report_workspace
-    finally:
-        app.state.settings = settings
-        app.state.page_cache.clear()
+    with app_workspace(app, settings, report_workspace) as ws:
+        yield ws
 
 
 def test_manager_report_pages(page, with_reports):

@@ -12,6 +12,7 @@ import pytest
 
 from assist.experiments import registry, tracking
 from assist.serving.pages.versions import MODEL_NAME
+from tests.serving.conftest import app_workspace
 from tests.serving.test_pages import browser  # noqa: F401 - fixture
 
 #: version -> (pooled verified p@k, logistic baseline, deprivation baseline, roc_auc,
@@ -61,24 +62,14 @@ def mlflow_workspace(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def with_registry(app, settings, mlflow_workspace):
-    app.state.settings = settings.model_copy(update={"workspace": mlflow_workspace})
-    app.state.page_cache.clear()
-    try:
-        yield mlflow_workspace
-    finally:
-        app.state.settings = settings
-        app.state.page_cache.clear()
+    with app_workspace(app, settings, mlflow_workspace) as ws:
+        yield ws
 
 
 @pytest.fixture
 def empty_workspace(app, settings, tmp_path):
-    app.state.settings = settings.model_copy(update={"workspace": tmp_path})
-    app.state.page_cache.clear()
-    try:
-        yield tmp_path
-    finally:
-        app.state.settings = settings
-        app.state.page_cache.clear()
+    with app_workspace(app, settings, tmp_path) as ws:
+        yield ws
 
 
 def _version_row(page: str, v: str) -> str:

@@ -21,6 +21,7 @@ from assist.pipelines.report import (coverage_counts, drift_html, drift_report, 
 from assist.pipelines.report_model import fairness_report
 from assist.serving.pages import views
 from assist.serving.pages.i18n import translators
+from tests.serving.conftest import app_workspace
 from tests.serving.test_pages import _decide, browser, csrf_of  # noqa: F401 - fixture
 
 AS_OF = "2026-10"
@@ -31,13 +32,8 @@ ANALYST_PAGES = ("/fairness", "/drift")
 @pytest.fixture
 def workspace(app, settings, tmp_path):
     """The app reads reports (and MLflow) from a workspace of this test's own."""
-    app.state.settings = settings.model_copy(update={"workspace": tmp_path})
-    app.state.page_cache.clear()
-    try:
-        yield tmp_path
-    finally:
-        app.state.settings = settings
-        app.state.page_cache.clear()
+    with app_workspace(app, settings, tmp_path) as ws:
+        yield ws
 
 
 def fairness_payload() -> dict:
