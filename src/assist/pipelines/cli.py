@@ -255,13 +255,15 @@ def demo(
     from assist.pipelines.cli_score import score_month, show_run
 
     scored, version = score_month(s, as_of=end_month, model_name=cfg.tracking.registered_model,
-                                  status=console.status)
+                                  status=console.status, out=out)
     show_run(out, scored, as_of=end_month, version=version)
     out.rule("produced")
     for label, path in (("raw extracts", s.source_dir), ("hidden truth (evaluation only)", s.truth_dir),
                         ("validated store + quarantine", s.store_dir), ("features", run.folder),
                         ("MLflow tracking + registry", s.mlflow_uri), ("need model", promoted),
-                        ("scoring snapshot + referral lists", scored.folder)):
+                        ("scoring snapshot + referral lists", scored.folder),
+                        ("reports (coverage, drift, fairness...)",
+                         s.workspace / "reports")):
         out.print(f"{label:32} {path}")
 
 
