@@ -1,9 +1,12 @@
 """Benchmark: simulate + ingest a district at 100k and 1M households x 12 months.
 
 Prints wall time, rows/s and peak memory per stage, and the ratio of ingest to a plain read
-of the same extracts (the I/O floor, measured in the same run).
+of the same extracts (the I/O floor, measured in the same run). ``--workers 1 2`` measures
+ingest once per worker count (default: ingest's own choice); ``--source`` reuses extracts
+already simulated (``<folder>/source``) instead of simulating.
 
     ASSIST_ENV=dev .venv/bin/python benchmarks/bench_ingest.py [households ...] [--months 12]
+        [--workers N ...] [--source FOLDER --keep OUT]
 """
 
 from __future__ import annotations
@@ -27,19 +30,20 @@ def _simulate(households: int, months: int, root: Path) -> dict:
     return {"rows": int(sum(sum(v.values()) for v in d["rows"].values()))}
 
 
-def _read_all(root: Path) -> dict:
+def _read_all(source: Path) -> dict:
     import pandas as pd
 
     rows = 0
-    for f in sorted((root / "source").rglob("*.parquet")):
+    for f in sorted(source.rglob("*.parquet")):
         rows += len(pd.read_parquet(f))
     return {"rows": rows}
 
 
-def _ingest(root: Path) -> dict:
+def _ingest(source: Path, store: Path, workers: int | None) -> dict:
     from assist.pipelines.ingest import ingest
 
-    s = ingest(source=root / "source", out=root / "store", key=DEV_PSEUDONYM_KEY)
+    options = {} if workers is None else {"workers": workers}
+    s = ingest(source=source, out=store, key=DEV_PSEUDONYM_KEY, **options)
     return {"quarantined": s.quarantined}
 
 
@@ -49,19 +53,29 @@ def main() -> None:
     ap.add_argument("households", nargs="*", type=int, default=[100_000, 1_000_000])
     ap.add_argument("--months", type=int, default=12)
     ap.add_argument("--keep", type=Path, default=None, help="keep the generated data here")
+    ap.add_argument("--workers", type=int, nargs="*", default=[None],
+                    help="ingest worker processes (one ingest run per value)")
+    ap.add_argument("--source", type=Path, default=None,
+                    help="existing extracts to ingest (skips simulating; needs --keep)")
     args = ap.parse_args()
+    if args.source is not None and (args.keep is None or len(args.households) != 1):
+        ap.error("--source needs --keep (where the store goes) and one households figure")
     for n in args.households:
         root = args.keep or Path(tempfile.mkdtemp(prefix=f"bench-ingest-{n}-"))
         try:
             print(f"\n== {n:,} households x {args.months} months ==")
-            sim = measure("simulate", lambda: _simulate(n, args.months, root))
-            rows = sim.result["rows"]
-            print(sim.line(rows))
-            base = measure("baseline: read extracts (pandas)", lambda: _read_all(root))
+            source = args.source or root / "source"
+            if args.source is None:
+                sim = measure("simulate", lambda: _simulate(n, args.months, root))
+                print(sim.line(sim.result["rows"]))
+            base = measure("baseline: read extracts (pandas)", lambda: _read_all(source))
+            rows = base.result["rows"]
             print(base.line(rows))
-            ing = measure("ingest", lambda: _ingest(root))
-            print(ing.line(rows))
-            print(f"{'ingest / plain read':<34} {ing.seconds / base.seconds:>9.1f} x")
+            for workers in args.workers:
+                label = "ingest" if workers is None else f"ingest, {workers} worker(s)"
+                ing = measure(label, lambda w=workers: _ingest(source, root / "store", w))
+                print(ing.line(rows))
+                print(f"{label + ' / plain read':<34} {ing.seconds / base.seconds:>9.1f} x")
         finally:
             if args.keep is None:
                 shutil.rmtree(root, ignore_errors=True)

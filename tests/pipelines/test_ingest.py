@@ -5,23 +5,29 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pandas as pd
+import pandera.errors as pe
 import pyarrow.parquet as pq
 import pytest
+from pandera.pandas import Check
 from rich.console import Console
 from typer.testing import CliRunner
 
 from assist.errors import InputError
-from assist.features.schemas import RULES, TABLE_ORDER, TABLES, Col, clean_schema
+from assist.features.schemas import RULES, TABLE_ORDER, TABLES, Col, clean_schema, raw_schema
 from assist.pipelines import store
 from assist.pipelines.cli import app
 from assist.pipelines.coerce import coerce_column
-from assist.pipelines.ingest import IngestSummary, ingest
+from assist.pipelines.extracts import Extract, discover, read_extract
+from assist.pipelines.ingest import (PARALLEL_MIN_BYTES, IngestSummary, _self_check,
+                                     _self_check_schema, _workers, ingest)
 from assist.pipelines.pseudonym import key_fingerprint, pseudonym
 from assist.pipelines.quarantine import QUARANTINE_SCHEMA
+from assist.pipelines.rules import TableRules, _Findings, failing_rows
 
 from .conftest import (ADDRESSES, CERTIFICATES, HOUSEHOLD_IDS, ID_NUMBERS, KEY, NAMES,
                        PERSON_IDS, RawSource, tree)
@@ -385,3 +391,123 @@ def test_every_row_the_simulator_planted_is_quarantined_for_its_rule(tmp_path):
     # anything else quarantined belongs to a household that was itself quarantined
     rest = q.merge(planted, on=["table", "snapshot", "row_number"], how="left", indicator=True)
     assert set(rest.loc[rest["_merge"] == "left_only", "rules"]) <= {"unknown_household"}
+
+
+# --- the rules are the declared schema's own checks ------------------------------------------
+def _pandera_findings(table: str, frame: pd.DataFrame) -> set[tuple[int, str, str]]:
+    """(row, rule, column) for the column checks, nullability and key uniqueness of the raw
+    schema, as pandera's lazy validation reports them (a missing key part is not a copy)."""
+    schema = raw_schema(table)
+    columns = schema.update_columns({c: {"coerce": False, "dtype": None} for c in schema.columns})
+    columns.coerce, columns.checks = False, []
+    try:
+        columns.validate(frame, lazy=True)
+        return set()
+    except pe.SchemaErrors as exc:
+        cases = exc.failure_cases
+    names = {"not_nullable": "missing_value", "multiple_fields_uniqueness": "duplicate_key"}
+    key_missing = frame[list(TABLES[table].key)].isna().any(axis=1)
+    return {(int(i), names.get(str(k), str(k)), str(c))
+            for i, k, c in cases[["index", "check", "column"]].itertuples(index=False)
+            if not (str(k) == "multiple_fields_uniqueness" and key_missing[int(i)])}
+
+
+@pytest.mark.slow
+def test_rules_find_what_pandera_validation_of_the_declared_schema_finds(tmp_path):
+    simulate = pytest.importorskip("assist.pipelines.simulate").simulate
+    simulate(households=400, months=1, seed=5, end_month="2024-01", out=tmp_path / "source",
+             truth_out=tmp_path / "truth", invalid_rate=0.05)
+    _, extracts = discover(tmp_path / "source")
+    checked = 0
+    for extract in extracts:
+        spec = TABLES[extract.table]
+        raw = read_extract(extract, spec).frame
+        frame = pd.DataFrame({c.name: coerce_column(raw[c.name], c).values
+                              for c in spec.columns})
+        for extra in range(3):  # copies of rows, one with a missing key part
+            frame = pd.concat([frame, frame.iloc[[extra]]], ignore_index=True)
+        frame.loc[len(frame) - 1, spec.key[0]] = None
+        expected = _pandera_findings(spec.name, frame)
+        found = _Findings(len(frame))
+        TableRules(spec.name)._columns(frame, found, unreadable={})
+        got = {(int(r), str(u), str(c)) for r, u, c in found.frame().itertuples(index=False)}
+        assert got == expected, spec.name
+        checked += len(expected)
+    assert checked > 100
+
+
+@pytest.mark.parametrize("values", [
+    ["a", "b", "a", None, "zz", "a", "b", "zz"],   # few distinct values: checked once each
+    ["a", "b", "zz", None],                         # mostly distinct: checked row by row
+    [None, None, None],
+    ["zz", "zz", "zz", "zz"],
+])
+def test_a_column_check_on_distinct_values_fails_the_same_rows(values):
+    check = Check(lambda s: s.isin(["a", "b"]), name="unknown_code", ignore_na=True)
+    series = pd.Series(values, dtype=pd.StringDtype())
+    expected = [i for i, v in enumerate(values) if v is not None and v not in ("a", "b")]
+    assert failing_rows(check, series, few=True).tolist() == expected
+    assert failing_rows(check, series, few=False).tolist() == expected
+
+
+SELF_CHECK_BUGS = [  # how a bug could spoil accepted rows of persons, what the check names
+    (lambda f: f.assign(person_id=f["person_id"].str.upper()), "person_id:malformed_id"),
+    (lambda f: f.assign(relation="boss"), "relation:unknown_code"),
+    (lambda f: pd.concat([f, f.iloc[[0]]], ignore_index=True), "person_id,snapshot:duplicate_key"),
+    (lambda f: f.assign(as_of_date=T("2030-01-01")), ":as_of_outside_snapshot"),
+    (lambda f: f.assign(age=f["age"].astype("float64")), "age:dtype"),
+    (lambda f: f.assign(sex=None).astype({"sex": pd.StringDtype()}), "sex:not_nullable"),
+    (lambda f: f.assign(name="Wang Fang"), "persons:column_in_schema"),
+    (lambda f: f.drop(columns=["relation"]), "persons:column_in_dataframe"),
+]
+
+
+@pytest.mark.parametrize(("spoil", "named"), SELF_CHECK_BUGS)
+def test_the_self_check_refuses_accepted_rows_that_break_the_clean_schema(baseline, spoil,
+                                                                          named):
+    _, out, *_ = baseline
+    clean = pd.read_parquet(store.table_path(out, "persons", "2024-01"))
+    clean = clean.astype(store.dtypes("persons", clean=True))
+    extract = Extract("persons", "2024-01", Path("persons/2024-01.parquet"),
+                      "persons/2024-01.parquet")
+    check = _self_check_schema("persons")
+    _self_check(check, clean, extract)  # the stored rows pass
+    with pytest.raises(RuntimeError, match="self-check failed for persons/2024-01") as err:
+        _self_check(check, spoil(clean), extract)
+    assert named in str(err.value) and "Wang" not in str(err.value)
+
+
+# --- two worker processes -------------------------------------------------------------------
+def test_two_workers_write_the_same_store_as_one(baseline, tmp_path):
+    source, out, summary, *_ = baseline
+    raw, _ = planted_source()
+    planted = raw.write(tmp_path / "planted")
+    one = ingest(source=planted, out=tmp_path / "one", key=KEY, workers=1)
+    two = ingest(source=planted, out=tmp_path / "two", key=KEY, workers=2)
+    assert one.quarantined > 0 and one.to_dict() == two.to_dict()
+    assert tree(tmp_path / "one") == tree(tmp_path / "two")
+    ingest(source=source, out=tmp_path / "valid", key=KEY, workers=2)
+    assert tree(tmp_path / "valid") == tree(out)
+
+
+def test_a_worker_failure_names_the_file_and_keeps_the_previous_store(previous, key):
+    source, out, before = previous
+    (source / "housing" / "2024-02.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(InputError, match="unreadable Parquet file") as err:
+        ingest(source=source, out=out, key=key, workers=2)
+    assert err.value.file is not None and err.value.file.endswith("housing/2024-02.parquet")
+    assert tree(out) == before
+    assert not any(p.name.endswith((".incoming", ".previous")) for p in out.parent.iterdir())
+
+
+@pytest.mark.parametrize(("asked", "size", "expected"), [
+    (None, 10, 1), (None, PARALLEL_MIN_BYTES, 2), (1, PARALLEL_MIN_BYTES, 1), (2, 10, 2),
+    (5, 10, 2),  # never more workers than snapshots
+])
+def test_the_number_of_workers(monkeypatch, asked, size, expected):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert _workers(asked, size=size, snapshots=2) == expected
+    with pytest.raises(ValueError, match="at least 1"):
+        _workers(0, size=size, snapshots=2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert _workers(None, size=size, snapshots=2) == 1  # one core: one process

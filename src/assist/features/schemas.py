@@ -335,8 +335,11 @@ def _checks(col: Col, *, clean: bool) -> list[pa.Check]:
 
 
 def _snapshot_end(snapshot: pd.Series) -> pd.Series:
-    start = pd.to_datetime(snapshot, format="%Y-%m", errors="coerce")
-    return start + pd.offsets.MonthEnd(0)
+    # a file holds few distinct months: parse each once, then map back to the rows
+    codes, months = pd.factorize(snapshot)
+    ends = pd.to_datetime(pd.Series(months, dtype=object), format="%Y-%m",
+                          errors="coerce") + pd.offsets.MonthEnd(0)
+    return pd.Series(ends.array.take(codes, allow_fill=True), index=snapshot.index)
 
 
 def _frame_checks(spec: TableSpec) -> list[pa.Check]:

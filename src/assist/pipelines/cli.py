@@ -103,6 +103,9 @@ def simulate(
 def ingest(
     source: Annotated[Path | None, typer.Option(help="Folder of raw extracts.")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for the validated store.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="Processes ingesting whole snapshots side by side (default: 2 for a large "
+                    "source on 2+ cores, else 1); the store is the same whatever the number.")] = None,
 ) -> None:
     """Validate every row, quarantine bad rows with reasons, pseudonymise ids, write the store."""
     from assist.pipelines.ingest import ingest as run
@@ -110,7 +113,7 @@ def ingest(
     s = _settings()
     with progress_bar() as bar:
         summary = run(source=source or s.source_dir, out=out_dir or s.store_dir,
-                      key=s.pseudonym_key.get_secret_value(), progress=bar)
+                      key=s.pseudonym_key.get_secret_value(), progress=bar, workers=workers)
     out.print(summary.table())
 
 
