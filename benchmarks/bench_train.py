@@ -10,13 +10,16 @@ Each stage runs in a forked child (wall time and that child's peak memory):
   metrics, TreeSHAP sample, refit; no MLflow) on a flat table of all households with a YAML
   catalog of the 22 indicators;
 - ``run_training (store)``: with ``--store DIR``, the run on an ingested store, features
-  built from the source tables (e.g. a district kept by ``bench_ingest.py --keep``).
+  built from the source tables (e.g. a district kept by ``bench_ingest.py --keep``);
+- ``dataset, ...``: with ``--dataset-store DIR``, only the examples of every feature month
+  (``store_dataset``), the store read once per month (span 1, the former way) and once per
+  ``--span`` months; the ratio is per month / one read.
 
 Households are synthetic: 22 indicators with missing values and a monotone signal in the
 catalog's directions; ``--labelled`` is the share with a verified outcome.
 
     ASSIST_ENV=dev .venv/bin/python benchmarks/bench_train.py [households ...] \
-        [--labelled 0.1] [--store DIR]
+        [--labelled 0.1] [--store DIR] [--dataset-store DIR [--span 12]]
 """
 
 from __future__ import annotations
@@ -124,6 +127,25 @@ def _run_store(store: Path) -> dict:
             "p_at_k": r["pooled"]["verified"]["model"]["precision_at_k"]}
 
 
+def _dataset(store: Path, span: int) -> dict:
+    from assist.pipelines.dataset import store_dataset
+
+    ds = store_dataset(store=store, groups=["head_sex"], span=span)
+    return {"months": len(ds.months), "households": len(ds.months[-1].X),
+            "labelled": int(sum(m.y.notna().sum() for m in ds.months))}
+
+
+def bench_dataset(store: Path, span: int) -> None:
+    """Time the examples of every feature month, per-month reads against one read per span."""
+    one = measure(f"dataset, one read per {span} months", lambda: _dataset(store, span))
+    print(f"{one.line()}  {one.result['months']} months")
+    each = measure("dataset, one read per month", lambda: _dataset(store, 1))
+    print(f"{each.line()}  {each.result['months']} months")
+    assert each.result == one.result, (each.result, one.result)
+    print(f"{'  speed-up (per month / one read)':<34} {each.seconds / one.seconds:>9.2f} x  "
+          f"memory {one.peak_mib / each.peak_mib:.2f} x")
+
+
 def main() -> None:
     """Run the benchmark for each requested size and print a table."""
     ap = argparse.ArgumentParser(description=__doc__,
@@ -132,12 +154,19 @@ def main() -> None:
     ap.add_argument("--labelled", type=float, default=0.1,
                     help="share of households with a verified outcome (default 0.1)")
     ap.add_argument("--store", type=Path, default=None, help="also train on this store")
+    ap.add_argument("--dataset-store", type=Path, default=None,
+                    help="only time building the examples from this store, then stop")
+    ap.add_argument("--span", type=int, default=12,
+                    help="feature months per read of the store (default 12)")
     args = ap.parse_args()
     # imported once here, so the forked stages time the work, not the imports
     import assist.models.need  # noqa: F401
     import assist.pipelines.train  # noqa: F401
 
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
+    if args.dataset_store is not None:
+        bench_dataset(args.dataset_store, args.span)
+        return
     for n in args.households:
         root = Path(tempfile.mkdtemp(prefix=f"bench-train-{n}-"))
         try:

@@ -55,3 +55,23 @@ def test_positions_of_a_multi_chunk_arrow_column():
                                 pa.array(["a", "c", "x"], pa.large_string()), pa.array([], pa.large_string())])
     s = pd.Series(pd.arrays.ArrowStringArray(chunked))
     assert positions(s, KEYS).tolist() == [0, 0, 0, 2, -1]
+
+
+def test_a_view_and_its_tables_are_freed_without_the_cycle_collector():
+    """A month's working frames (GBs at city scale) go as soon as the view goes."""
+    import gc
+    import weakref
+
+    from assist.features.view import SourceView
+    from tests.features.test_indicators import AS_OF, scenario
+
+    gc.collect()
+    gc.disable()
+    try:
+        view = SourceView(scenario(), AS_OF)
+        view.state("income"), view.persons  # populate the lazily restricted tables
+        gone = weakref.ref(view)
+        del view
+        assert gone() is None
+    finally:
+        gc.enable()

@@ -17,7 +17,7 @@ of households (with all their rows) gives the same values as building on all of 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 import pandas as pd
@@ -72,7 +72,10 @@ class SourceView:
         self.as_of_end = month_end(as_of)
         self.window_start = self.as_of_end - pd.DateOffset(months=window_months)
         self.minimum_living_line = float(minimum_living_line(self.as_of_end, line_table))
-        self._tables = _KnownTables(tables, self._known)
+        # a plain function, not a bound method: no view <-> tables reference cycle, so a
+        # month's working frames are freed as soon as the view goes
+        self._tables = _KnownTables(tables, partial(_known, as_of=self.as_of,
+                                                     as_of_end=self.as_of_end))
         self._rows: dict[tuple, pd.DataFrame] = {}
         self._table_codes: dict[str, np.ndarray] = {}
         self._person_positions: dict[tuple, np.ndarray] = {}
@@ -84,10 +87,6 @@ class SourceView:
             raise InputError(f"no household registry snapshot is known by {as_of}",
                              column="snapshot")
         self.current_snapshot: str = str(known.max())
-
-    def _known(self, name: str, df: pd.DataFrame) -> pd.DataFrame:
-        ok = (df["snapshot"] <= self.as_of) & (df["as_of_date"] <= self.as_of_end)
-        return _where(df, ok.fillna(False).to_numpy(dtype=bool))
 
     def _registered(self, key: tuple, df: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
         """Rows of ``df`` where ``mask`` holds and the household is registered, with their
@@ -247,6 +246,12 @@ class SourceView:
     def series(self, values: np.ndarray) -> pd.Series:
         """Wrap per-household values as a Series indexed by household id."""
         return pd.Series(np.asarray(values, dtype=float), index=self.households)
+
+
+def _known(name: str, df: pd.DataFrame, *, as_of: str, as_of_end: pd.Timestamp) -> pd.DataFrame:
+    """Rows of ``df`` whose snapshot and as-of date are not after the as-of month."""
+    ok = (df["snapshot"] <= as_of) & (df["as_of_date"] <= as_of_end)
+    return _where(df, ok.fillna(False).to_numpy(dtype=bool))
 
 
 class _KnownTables(dict):

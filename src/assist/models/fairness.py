@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import MetricFrame, count
+from fairlearn.metrics import MetricFrame
 
 from assist.models.metrics import MISSING_GROUP, capacity, top_k
 
@@ -74,27 +74,16 @@ RATE_NAMES = tuple(r.name for r in RATES)
 DISPARITY_METRICS = tuple(r.name for r in RATES if r.name != "base_rate")
 
 
-def _tp(y_true: np.ndarray, y_pred: np.ndarray) -> int:
-    return int(np.sum((y_true == 1) & (y_pred == 1)))
+#: what :func:`_counts` returns per group, in order
+COUNTS = ("n", "tp", "fp", "tn", "fn", "score_sum")
 
 
-def _fp(y_true: np.ndarray, y_pred: np.ndarray) -> int:
-    return int(np.sum((y_true == 0) & (y_pred == 1)))
-
-
-def _tn(y_true: np.ndarray, y_pred: np.ndarray) -> int:
-    return int(np.sum((y_true == 0) & (y_pred == 0)))
-
-
-def _fn(y_true: np.ndarray, y_pred: np.ndarray) -> int:
-    return int(np.sum((y_true == 1) & (y_pred == 0)))
-
-
-def _score_sum(y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray) -> float:
-    return float(np.sum(score))
-
-
-_COUNT_METRICS = {"n": count, "tp": _tp, "fp": _fp, "tn": _tn, "fn": _fn, "score_sum": _score_sum}
+def _counts(y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Size, confusion counts and score sum of one group: one metric, so MetricFrame hands each
+    group's columns over once (it stacks every column per metric call)."""
+    yt, yp = y_true == 1, y_pred == 1
+    return np.array([yt.size, np.sum(yt & yp), np.sum(~yt & yp), np.sum(~yt & ~yp),
+                     np.sum(yt & ~yp), np.sum(score)], dtype=float)
 
 
 @dataclass(frozen=True)
@@ -221,9 +210,13 @@ def audit(y_true: Any, score: Any, groups: pd.DataFrame, *, threshold: float | N
 def _group_counts(y: np.ndarray, pred: np.ndarray, s: np.ndarray,
                   sf: pd.DataFrame) -> pd.DataFrame:
     """Counts per observed group (or combination) via fairlearn's MetricFrame."""
-    mf = MetricFrame(metrics=_COUNT_METRICS, y_true=y, y_pred=pred, sensitive_features=sf,
-                     sample_params={"score_sum": {"score": s}})
-    by = mf.by_group.dropna(subset=["n"])  # unobserved combinations of two columns
+    mf = MetricFrame(metrics={"counts": _counts}, y_true=y, y_pred=pred, sensitive_features=sf,
+                     sample_params={"counts": {"score": s}})
+    cell = mf.by_group["counts"]
+    seen = cell.map(lambda v: isinstance(v, np.ndarray))  # unobserved pairs of two columns: NaN
+    cell = cell.loc[seen.to_numpy(dtype=bool)]
+    by = pd.DataFrame(np.vstack(cell.to_numpy()) if len(cell) else np.empty((0, len(COUNTS))),
+                      index=cell.index, columns=list(COUNTS))
     by = by.loc[by["n"] > 0]
     idx = by.index.to_frame(index=False).astype("string")
     group = idx.iloc[:, 0] if idx.shape[1] == 1 else idx.agg(INTERSECTION_SEP.join, axis=1)

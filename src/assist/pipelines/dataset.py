@@ -33,7 +33,8 @@ from assist.features.catalog import Catalog, Tables
 from assist.features.custom import expression_names, indicator_values, load_catalog, read_table
 from assist.features.labels import LABEL_OF_OUTCOME
 from assist.features.policy import month_end
-from assist.pipelines.featurize import load_for_features
+from assist.features.view import WINDOW_MONTHS
+from assist.pipelines.featurize import tables_by_month
 from assist.pipelines.pseudonym import Pseudonymiser
 from assist.pipelines.store import MANIFEST_FILE, file_sha256, list_snapshots, load_tables
 from assist.settings import Settings
@@ -156,11 +157,13 @@ def read_extra_labels(path: Path) -> pd.DataFrame:
 def store_dataset(*, store: Path, groups: Sequence[str], months: int | None = None,
                   min_history_months: int = 1, complete_months: int = 3,
                   catalog: Catalog = CATALOG, extra_labels: pd.DataFrame | None = None,
-                  progress: Progress | None = None) -> Dataset:
+                  span: int = WINDOW_MONTHS, progress: Progress | None = None) -> Dataset:
     """Examples from the ingested store: every feature month with a following month.
 
     The last ``complete_months`` feature months keep every household (they are scored whole);
-    earlier months keep only labelled households.
+    earlier months keep only labelled households. The store is read once per ``span``
+    consecutive feature months (:func:`~assist.pipelines.featurize.tables_by_month`); the
+    examples do not depend on ``span``, only time and memory do.
     """
     store = Path(store)
     snaps = list_snapshots(store)[-months:] if months else list_snapshots(store)
@@ -176,14 +179,16 @@ def store_dataset(*, store: Path, groups: Sequence[str], months: int | None = No
         notes.append(f"first {min_history_months} snapshot month(s) used as look-back only")
     task = progress.add_task("building features", total=len(feature_months)) if progress else None
     out = []
-    for i, m in enumerate(feature_months):
-        # one month at a time, each table over the snapshots its features need (as `assist
-        # features` loads them): memory stays that of one month
-        tables = load_for_features(store, m)
+    # the look-back tables are read once per `span` months and sliced to each month's window
+    # (as `assist features` loads them), current-state tables month by month
+    for i, (m, tables) in enumerate(tables_by_month(store, feature_months, span=span)):
+        if progress is not None and task is not None:
+            progress.update(task, description=f"building features {m}")
         X = build(tables, m, catalog)  # noqa: N806 - scikit-learn convention
         y = outcomes_in_month(_label_tables(store, next_month(m), held), next_month(m),
                               extra=extra_labels).reindex(X.index)
         attrs = household_attributes(tables, m)
+        del tables  # a month's tables (GBs at 1M households) go before the next month's load
         unknown = [g for g in groups if g not in attrs.columns]
         if unknown:
             raise ConfigError(f"section 'evaluation', field 'groups': {unknown} are not "
