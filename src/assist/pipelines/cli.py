@@ -23,7 +23,7 @@ from assist.pipelines.cli_models import register_model_commands
 from assist.pipelines.cli_reports import register_report_commands
 from assist.pipelines.cli_score import register_score_commands
 from assist.pipelines.cli_serving import register_serving_commands
-from assist.pipelines.spark import Engine, pandas3_warning_filtered
+from assist.pipelines.spark import Engine, SparkBuckets, SparkMaster, pandas3_warning_filtered
 from assist.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -155,10 +155,8 @@ def features(
     engine: Annotated[Engine, typer.Option(
         help="pandas: this machine; spark: the same code per bucket of households on Spark "
              "(needs the spark extra).")] = Engine.pandas,
-    master: Annotated[str | None, typer.Option(
-        help="Spark master (default: spark-submit's, else local[2]).")] = None,
-    buckets: Annotated[int | None, typer.Option(
-        min=1, help="Spark: buckets of households (default: ~20,000 households each).")] = None,
+    master: SparkMaster = None,
+    buckets: SparkBuckets = None,
 ) -> None:
     """Build the household feature table and dimension profile for one month."""
     from rich.table import Table

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from assist.pipelines.spark import Engine
+from assist.pipelines.spark import Engine, SparkBuckets, SparkMaster
 
 
 def register_score_commands(app: typer.Typer) -> None:
@@ -35,10 +35,8 @@ def register_score_commands(app: typer.Typer) -> None:
         engine: Annotated[Engine, typer.Option(
             help="pandas: this machine; spark: per-household work per bucket on Spark, ranks "
                  "and allocation on the driver (needs the spark extra).")] = Engine.pandas,
-        master: Annotated[str | None, typer.Option(
-            help="Spark master (default: spark-submit's, else local[2]).")] = None,
-        buckets: Annotated[int | None, typer.Option(
-            min=1, help="Spark: buckets of households (default: ~20,000 households each).")] = None,
+        master: SparkMaster = None,
+        buckets: SparkBuckets = None,
     ) -> None:
         """Score every household, match programmes, allocate visits, flag changes; write a snapshot."""
         s = _settings()

@@ -18,6 +18,9 @@ import contextlib
 import warnings
 from collections.abc import Iterator
 from enum import Enum
+from typing import Annotated
+
+import typer
 
 from assist.errors import AssistError
 
@@ -33,6 +36,13 @@ class Engine(str, Enum):
 
     pandas = "pandas"
     spark = "spark"
+
+
+#: the CLI options the Spark engine adds to ``assist features`` and ``assist score``
+SparkMaster = Annotated[str | None, typer.Option(
+    help="Spark master (default: spark-submit's, else local[2]).")]
+SparkBuckets = Annotated[int | None, typer.Option(
+    min=1, help="Spark: buckets of households (default: ~20,000 households each).")]
 
 
 class SparkUnavailable(AssistError):
