@@ -63,25 +63,20 @@ def _spark(store: Path, as_of: str, out: Path, buckets: int | None, cores: int) 
 def _small_model(root: Path) -> Path:
     """A need model trained on a small simulated district (scoring needs one; its quality is
     not what is measured)."""
-    import pandas as pd
-
     from assist.features import build
     from assist.models.need import NeedModel
+    from assist.pipelines.dataset import TRUTH_FILE, true_need
     from assist.pipelines.featurize import load_for_features
     from assist.pipelines.ingest import ingest
-    from assist.pipelines.pseudonym import Pseudonymiser
     from assist.pipelines.simulate import simulate
     from assist.settings import DEV_PSEUDONYM_KEY
 
     simulate(households=3000, months=3, seed=11, out=root / "source", truth_out=root / "truth")
     ingest(source=root / "source", out=root / "store", key=DEV_PSEUDONYM_KEY)
     X = build(load_for_features(root / "store", "2026-09"), "2026-09")  # noqa: N806
-    truth = pd.read_parquet(root / "truth" / "need.parquet")
-    truth = truth.loc[truth["snapshot"] == "2026-09"]
-    ids = Pseudonymiser(DEV_PSEUDONYM_KEY).column(truth["household_id"], kind="household")
-    y = pd.Series(truth["true_need"].astype(float).to_numpy(), index=ids.astype(str).to_numpy())
-    model = NeedModel(n_estimators=100).fit(X, y.reindex(X.index).fillna(0.0), X_cal=X,
-                                            y_cal=y.reindex(X.index).fillna(0.0))
+    y = true_need(root / "truth" / TRUTH_FILE, key=DEV_PSEUDONYM_KEY,
+                  month="2026-09").reindex(X.index).fillna(0.0)
+    model = NeedModel(n_estimators=100).fit(X, y, X_cal=X, y_cal=y)
     return model.save(root / "need_model.json")
 
 

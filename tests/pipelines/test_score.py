@@ -19,9 +19,9 @@ from assist.errors import ConfigError
 from assist.features import CATALOG, build
 from assist.models.need import NeedModel
 from assist.pipelines.cli_score import register_score_commands
+from assist.pipelines.dataset import TRUTH_FILE, true_need
 from assist.pipelines.featurize import load_for_features
 from assist.pipelines.ingest import ingest
-from assist.pipelines.pseudonym import Pseudonymiser
 from assist.pipelines.score import (ScoringConfig, StreetEntry, config_digest,
                                     load_scoring_config, run_scoring)
 from assist.pipelines.simulate import simulate
@@ -39,10 +39,7 @@ def district(tmp_path_factory) -> tuple[Path, Path]:
     simulate(households=1500, months=4, seed=3, out=ws / "source", truth_out=ws / "truth")
     ingest(source=ws / "source", out=ws / "store", key=DEV_PSEUDONYM_KEY)
     X = build(load_for_features(ws / "store", "2026-08"), "2026-08")  # noqa: N806
-    truth = pd.read_parquet(ws / "truth" / "need.parquet")
-    truth = truth.loc[truth["snapshot"] == "2026-08"]
-    ids = Pseudonymiser(DEV_PSEUDONYM_KEY).column(truth["household_id"], kind="household")
-    y = pd.Series(truth["true_need"].astype(float).to_numpy(), index=ids.astype(str).to_numpy())
+    y = true_need(ws / "truth" / TRUTH_FILE, key=DEV_PSEUDONYM_KEY, month="2026-08")
     y = y.reindex(X.index).fillna(0.0)
     model = NeedModel(num_threads=1, n_estimators=50, min_child_samples=10).fit(
         X, y, X_cal=X, y_cal=y)

@@ -23,9 +23,9 @@ from assist.features import CATALOG, build
 from assist.features.attributes import household_attributes
 from assist.models.need import NeedModel
 from assist.pipelines.cli import app
+from assist.pipelines.dataset import TRUTH_FILE, true_need
 from assist.pipelines.featurize import build_features, load_features, load_for_features
 from assist.pipelines.ingest import ingest
-from assist.pipelines.pseudonym import Pseudonymiser
 from assist.pipelines.score import config_digest, load_scoring_config, run_scoring
 from assist.pipelines.simulate import simulate
 from assist.settings import DEV_PSEUDONYM_KEY
@@ -155,10 +155,7 @@ def both_scores(spark, district):
     from assist.pipelines.spark.score import run_scoring_spark
 
     X = build(load_for_features(district / "store", "2026-08"), "2026-08")  # noqa: N806
-    truth = pd.read_parquet(district / "truth" / "need.parquet")
-    truth = truth.loc[truth["snapshot"] == "2026-08"]
-    ids = Pseudonymiser(DEV_PSEUDONYM_KEY).column(truth["household_id"], kind="household")
-    y = pd.Series(truth["true_need"].astype(float).to_numpy(), index=ids.astype(str).to_numpy())
+    y = true_need(district / "truth" / TRUTH_FILE, key=DEV_PSEUDONYM_KEY, month="2026-08")
     y = y.reindex(X.index).fillna(0.0)
     model_path = NeedModel(num_threads=1, n_estimators=40, min_child_samples=10).fit(
         X, y, X_cal=X, y_cal=y).save(district / "need_model.json")

@@ -213,6 +213,16 @@ def _label_tables(store: Path, month: str, held: set[str]) -> dict[str, pd.DataF
     return load_tables(store, as_of=as_of, months=months, tables=["verifications"])
 
 
+def true_need(path: Path, *, key: str, month: str) -> pd.Series:
+    """The simulator's hidden true need (1.0 / 0.0) in ``month`` from ``path``, indexed by the
+    household pseudonym under ``key`` (empty when the file has no such month)."""
+    truth = pd.read_parquet(path, columns=["household_id", "true_need"],
+                            filters=[("snapshot", "==", month)])
+    ids = Pseudonymiser(key).column(truth["household_id"], kind="household").astype(str)
+    need = pd.Series(truth["true_need"].astype(float).to_numpy(), index=ids.to_numpy())
+    return need[~need.index.duplicated()]
+
+
 def attach_truth(ds: Dataset, *, truth_dir: Path, key: str) -> Dataset:
     """Join the simulator's hidden true need (at each label month) to the complete months.
 
@@ -223,19 +233,15 @@ def attach_truth(ds: Dataset, *, truth_dir: Path, key: str) -> Dataset:
     if not path.is_file():
         return replace(ds, notes=(*ds.notes, f"no hidden truth at {path}: evaluation against "
                                              "true need skipped (expected for real data)"))
-    truth = pd.read_parquet(path, columns=["household_id", "snapshot", "true_need"])
-    truth["household_id"] = Pseudonymiser(key).column(truth["household_id"], kind="household")
     months = []
     for m in ds.months:
         if not m.complete or m.label_month is None:
             months.append(m)
             continue
-        at = truth.loc[(truth["snapshot"] == m.label_month).to_numpy()]
-        if at.empty:
-            at = truth.loc[(truth["snapshot"] == m.month).to_numpy()]
-        need = pd.Series(at["true_need"].astype(float).to_numpy(),
-                         index=at["household_id"].astype(str).to_numpy())
-        need = need[~need.index.duplicated()].reindex(m.X.index)
+        need = true_need(path, key=key, month=m.label_month)
+        if need.empty:
+            need = true_need(path, key=key, month=m.month)
+        need = need.reindex(m.X.index)
         if need.notna().mean() < TRUTH_MIN_MATCH:
             return replace(ds, notes=(*ds.notes, f"hidden truth at {path} does not match the "
                                                  "store's households (another pseudonym key or "

@@ -41,14 +41,13 @@ from assist.models.need import NeedModel
 from assist.models.warning import WarningConfig, counts, early_warning, need_band
 from assist.pipelines.atomic import replacing
 from assist.pipelines.featurize import load_for_features, load_for_months, tables_as_of
-from assist.pipelines.pseudonym import Pseudonymiser
+from assist.pipelines.dataset import TRUTH_FILE, true_need
 from assist.pipelines.store import (MANIFEST_FILE, file_sha256, list_snapshots, read_scores,
                                     write_json)
 from assist.yamlfile import read_yaml
 
 SUMMARY_FILE = "summary.json"
 CURRENT_FILE = "current.json"
-TRUTH_FILE = "need.parquet"
 
 
 class _Section(BaseModel):
@@ -307,11 +306,7 @@ def truth_precision(*, truth_dir: Path | None, key: str | None, as_of: str, scor
     path = None if truth_dir is None else Path(truth_dir) / TRUTH_FILE
     if path is None or key is None or not path.is_file():
         return None
-    truth = pd.read_parquet(path, columns=["household_id", "snapshot", "true_need"])
-    truth = truth.loc[(truth["snapshot"] == as_of).to_numpy()]
-    ids = Pseudonymiser(key).column(truth["household_id"], kind="household").astype(str)
-    need = pd.Series(truth["true_need"].astype(float).to_numpy(), index=ids.to_numpy())
-    need = need[~need.index.duplicated()].reindex(scores.index)
+    need = true_need(path, key=key, month=as_of).reindex(scores.index)
     if need.notna().mean() < 0.5:
         return {"note": f"hidden truth at {path} does not match these households (another key?)"}
     top = scores.index[scores["rank_district"].to_numpy() <= k]
