@@ -30,6 +30,7 @@ ifeq ($(SERVE),1)
 endif
 
 test: venv
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: venv

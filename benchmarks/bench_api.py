@@ -51,7 +51,7 @@ def _cpu_seconds(pid: int) -> float | None:
 
 def prepare(env: dict[str, str]) -> None:
     """Migrate, load the current snapshot, add the benchmark user (idempotent)."""
-    cmd = [sys.executable, "-m", "assist.pipelines.cli"]
+    cmd = [sys.executable, "-m", "assist.cli.app"]
     subprocess.run([*cmd, "casebook", "load"], env=env, check=True, capture_output=True)
     subprocess.run([*cmd, "users", "add", "bench", "--role", "manager", "--password", PASSWORD],
                    env=env, check=False, capture_output=True)
@@ -112,8 +112,7 @@ async def _load(base: str, token: str, paths: list[str], *, requests: int, clien
                         ok = await asyncio.wait_for(raw.get(path), 30) == 200
                     else:
                         ok = (await c.get(path)).status_code == 200
-                except (httpx.HTTPError, OSError, ValueError, asyncio.IncompleteReadError,
-                        asyncio.TimeoutError):
+                except (TimeoutError, httpx.HTTPError, OSError, ValueError, asyncio.IncompleteReadError):
                     ok = False
                     if raw is not None:
                         await raw.close()
@@ -210,7 +209,7 @@ def main() -> None:
         results["baseline"].append(run(base_env, f"{backend} baseline", a))
         results["current"].append(run(env, f"{backend} current", a))
     for name in ENDPOINTS:
-        def ratio(key: str) -> float:
+        def ratio(key: str, name: str = name) -> float:
             cur, base = (statistics.median(r[name][key] for r in results[w])
                          for w in ("current", "baseline"))
             return cur / base

@@ -18,15 +18,14 @@ import time
 from pathlib import Path
 
 from _measure import measure
-
 from assist.settings import DEV_PSEUDONYM_KEY
 
 END_MONTH = "2026-10"
 
 
 def _prepare(households: int, months: int, root: Path) -> None:
-    from assist.pipelines.ingest import ingest
-    from assist.pipelines.simulate import simulate
+    from assist.ingest.run import ingest
+    from assist.simulate import simulate
 
     if (root / "store" / "manifest.json").exists():
         return
@@ -76,7 +75,7 @@ def _codes(root: Path) -> dict:
 def _per_household_baseline(root: Path, sample: int) -> dict:
     import pandas as pd
 
-    from assist.pipelines.store import load_tables
+    from assist.storage.store import load_tables
 
     p = load_tables(root / "store", as_of=END_MONTH, months=1, tables=["persons"])["persons"]
     ids = p["household_id"].drop_duplicates().iloc[:sample]

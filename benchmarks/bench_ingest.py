@@ -17,12 +17,11 @@ import tempfile
 from pathlib import Path
 
 from _measure import measure
-
 from assist.settings import DEV_PSEUDONYM_KEY
 
 
 def _simulate(households: int, months: int, root: Path) -> dict:
-    from assist.pipelines.simulate import simulate
+    from assist.simulate import simulate
 
     s = simulate(households=households, months=months, seed=11, out=root / "source",
                  truth_out=root / "truth")
@@ -40,7 +39,7 @@ def _read_all(source: Path) -> dict:
 
 
 def _ingest(source: Path, store: Path, workers: int | None) -> dict:
-    from assist.pipelines.ingest import ingest
+    from assist.ingest.run import ingest
 
     options = {} if workers is None else {"workers": workers}
     s = ingest(source=source, out=store, key=DEV_PSEUDONYM_KEY, **options)
@@ -66,14 +65,14 @@ def main() -> None:
             print(f"\n== {n:,} households x {args.months} months ==")
             source = args.source or root / "source"
             if args.source is None:
-                sim = measure("simulate", lambda: _simulate(n, args.months, root))
+                sim = measure("simulate", lambda n=n, root=root: _simulate(n, args.months, root))
                 print(sim.line(sim.result["rows"]))
-            base = measure("baseline: read extracts (pandas)", lambda: _read_all(source))
+            base = measure("baseline: read extracts (pandas)", lambda source=source: _read_all(source))
             rows = base.result["rows"]
             print(base.line(rows))
             for workers in args.workers:
                 label = "ingest" if workers is None else f"ingest, {workers} worker(s)"
-                ing = measure(label, lambda w=workers: _ingest(source, root / "store", w))
+                ing = measure(label, lambda w=workers, source=source, root=root: _ingest(source, root / "store", w))
                 print(ing.line(rows))
                 print(f"{label + ' / plain read':<34} {ing.seconds / base.seconds:>9.1f} x")
         finally:

@@ -49,7 +49,7 @@ def district(n: int, as_of: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame,
     s["rank_district"] = s["probability"].rank(ascending=False, method="first").astype(int)
     s["rank_street"] = s.groupby("street_code")["probability"].rank(ascending=False, method="first").astype(int)
     s["rank_community"] = s.groupby("community_code")["probability"].rank(ascending=False, method="first").astype(int)
-    for j, ind in enumerate(CATALOG.ids):
+    for ind in CATALOG.ids:
         s[ind] = rng.random(n) * 3
     ref = s.loc[s["rank_street"] <= n // len(STREETS) // 3, ["street_code", "community_code", "rank_street",
                                                             "rank_community", "rank_district", "probability",
@@ -78,8 +78,14 @@ def write_reports(workspace: Path, scores: dict[str, pd.DataFrame], ref: pd.Data
                   seed: int = 7) -> None:
     """Coverage, drift and fairness reports of the last month, written as ``assist`` would."""
     from assist.models import fairness
-    from assist.pipelines.report import (coverage_html, coverage_report, drift_html, drift_report,
-                                         report_folder, write_report)
+    from assist.reports.report import (
+        coverage_html,
+        coverage_report,
+        drift_html,
+        drift_report,
+        report_folder,
+        write_report,
+    )
 
     rng = np.random.default_rng(seed)
     for month, s in scores.items():

@@ -16,7 +16,6 @@ district (the model's quality is not what is measured).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import shutil
@@ -64,12 +63,12 @@ def _small_model(root: Path) -> Path:
     """A need model trained on a small simulated district (scoring needs one; its quality is
     not what is measured)."""
     from assist.features import build
+    from assist.ingest.run import ingest
     from assist.models.need import NeedModel
     from assist.pipelines.dataset import TRUTH_FILE, true_need
     from assist.pipelines.featurize import load_for_features
-    from assist.pipelines.ingest import ingest
-    from assist.pipelines.simulate import simulate
     from assist.settings import DEV_PSEUDONYM_KEY
+    from assist.simulate import simulate
 
     simulate(households=3000, months=3, seed=11, out=root / "source", truth_out=root / "truth")
     ingest(source=root / "source", out=root / "store", key=DEV_PSEUDONYM_KEY)

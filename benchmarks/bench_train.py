@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+
 from _measure import measure
 
 
@@ -68,7 +69,7 @@ def _fit(df: pd.DataFrame, threads: int) -> dict:
 
 def _logistic(df: pd.DataFrame) -> dict:
     from assist.features import CATALOG
-    from assist.pipelines.evaluate import fit_logistic
+    from assist.pipelines.baselines import fit_logistic
 
     lab = df.loc[df["label"].notna()]
     fit_logistic(lab[CATALOG.ids], lab["label"].to_numpy(), c=1.0)
@@ -78,7 +79,7 @@ def _logistic(df: pd.DataFrame) -> dict:
 def _score(df: pd.DataFrame) -> dict:
     from assist.features import CATALOG
     from assist.models.need import NeedModel
-    from assist.pipelines.evaluate import deprivation_score
+    from assist.pipelines.baselines import deprivation_score
 
     lab = df.loc[df["label"].notna()]
     model = NeedModel(CATALOG, num_threads=1, n_estimators=200).fit(
@@ -177,17 +178,17 @@ def main() -> None:
             labelled = int(df["label"].notna().sum())
             print(f"\n== {n:,} households, {labelled:,} labelled ==")
             for threads in (1, 0):
-                m = measure(f"fit ({threads or 'all'} threads)", lambda t=threads: _fit(df, t))
+                m = measure(f"fit ({threads or 'all'} threads)", lambda t=threads, df=df: _fit(df, t))
                 print(m.line(labelled, "labelled rows"))
-            print(measure("logistic baseline", lambda: _logistic(df)).line(labelled,
+            print(measure("logistic baseline", lambda df=df: _logistic(df)).line(labelled,
                                                                            "labelled rows"))
-            s = measure("score all (fit + predict)", lambda: _score(df))
+            s = measure("score all (fit + predict)", lambda df=df: _score(df))
             print(s.line())
             print(f"{'  predict_proba':<34} {s.result['predict_s']:>9.2f} s  "
                   f"{n / s.result['predict_s']:>24,.0f} households/s")
             print(f"{'  deprivation index':<34} {s.result['deprivation_s']:>9.2f} s  "
                   f"{n / s.result['deprivation_s']:>24,.0f} households/s")
-            print(measure("run_training (flat table)", lambda: _run(table, catalog)).line(
+            print(measure("run_training (flat table)", lambda table=table, catalog=catalog: _run(table, catalog)).line(
                 n, "households"))
         finally:
             shutil.rmtree(root, ignore_errors=True)

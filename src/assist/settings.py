@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = 65_536
 
     @model_validator(mode="after")
-    def _refuse_default_secrets(self) -> "Settings":
+    def _refuse_default_secrets(self) -> Settings:
         if self.env != "dev" and self.pseudonym_key.get_secret_value() == DEV_PSEUDONYM_KEY:
             raise SettingsError(
                 "ASSIST_PSEUDONYM_KEY is not set: the built-in development key may only be used "

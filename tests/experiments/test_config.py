@@ -8,8 +8,14 @@ import pytest
 import yaml
 
 from assist.errors import ConfigError
-from assist.experiments.config import (ExperimentConfig, config_hash, flat_params, load_config,
-                                       parse_config, resolve)
+from assist.experiments.config import (
+    ExperimentConfig,
+    config_hash,
+    flat_params,
+    load_config,
+    parse_config,
+    resolve,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "experiments" / "default.yaml"

@@ -10,8 +10,7 @@ import pytest
 import yaml
 
 from assist.errors import ConfigError, InputError
-from assist.features.custom import (check_columns, expression_names, indicator_values,
-                                    load_catalog, read_table)
+from assist.features.custom import check_columns, expression_names, indicator_values, load_catalog, read_table
 
 BASE = {
     "name": "my-district",
@@ -138,6 +137,62 @@ def test_invalid_catalogs_name_file_indicator_and_field(tmp_path, change, fragme
         assert fragment in message
 
 
+DIMENSIONS = [{"id": "income", "name_zh": "收入", "name_en": "Income"},
+              {"id": "housing", "name_en": "Housing", "order": 9},
+              {"id": "health", "name_zh": "健康", "order": 2}]
+
+
+def _dimensions(dims):
+    def change(doc):
+        doc["dimensions"] = copy.deepcopy(dims)
+    return change
+
+
+def test_declared_dimensions_name_and_order_the_dimensions(tmp_path):
+    cat = load_catalog(write(tmp_path, mutate(_dimensions(DIMENSIONS))))
+    got = [(d.id, d.name_zh, d.name_en, d.order) for d in cat.dimension_entries]
+    assert got == [("income", "收入", "Income", 1), ("health", "健康", "健康", 2),
+                   ("housing", "Housing", "Housing", 9)]
+    assert cat.dimensions == ["income", "health", "housing"]
+    assert cat.dimension("health").label.text("en") == "健康"  # falls back to the other name
+
+
+def test_without_a_dimensions_section_each_id_is_its_own_name(tmp_path):
+    cat = load_catalog(write(tmp_path, BASE))
+    assert [(d.id, d.name_zh, d.name_en) for d in cat.dimension_entries] == [
+        ("income", "income", "income"), ("health", "health", "health"),
+        ("housing", "housing", "housing")]
+
+
+@pytest.mark.parametrize(("change", "fragments"), [
+    pytest.param(_dimensions(DIMENSIONS[:2]),
+                 ["indicator 'oop_ratio'", "field 'dimension'", "'health'",
+                  "not a declared dimension", "declared: income, housing"], id="unknown-id"),
+    pytest.param(_dimensions([*DIMENSIONS, {"id": "care", "name_zh": "照护"}]),
+                 ["dimension 'care'", "no indicator belongs to it"], id="unused"),
+    pytest.param(_dimensions([*DIMENSIONS, {"id": "income"}]),
+                 ["dimension 'income'", "field 'id'", "duplicate"], id="duplicate"),
+    pytest.param(_dimensions([DIMENSIONS[0], DIMENSIONS[1], {**DIMENSIONS[2], "order": 1}]),
+                 ["dimension 'health'", "field 'order' 1", "dimension 'income'"], id="order"),
+    pytest.param(_dimensions([{**DIMENSIONS[0], "colour": "red"}, *DIMENSIONS[1:]]),
+                 ["dimension 'income' (#1)", "field 'colour'", "not a known field"],
+                 id="unknown-field"),
+    pytest.param(_dimensions([{"name_zh": "收入"}, *DIMENSIONS[1:]]),
+                 ["dimension #1", "field 'id'", "required"], id="missing-id"),
+    pytest.param(_dimensions([{**DIMENSIONS[0], "order": "1"}, *DIMENSIONS[1:]]),
+                 ["dimension 'income' (#1)", "field 'order'"], id="order-text"),
+    pytest.param(_dimensions([]), ["field 'dimensions'"], id="empty"),
+])
+def test_invalid_dimensions_name_file_dimension_or_indicator(tmp_path, change, fragments):
+    path = write(tmp_path, mutate(change))
+    with pytest.raises(ConfigError) as exc:
+        load_catalog(path)
+    message = str(exc.value)
+    assert str(path) in message
+    for fragment in fragments:
+        assert fragment in message
+
+
 @pytest.mark.parametrize(("text", "fragment"), [
     ("indicators: [", "not valid YAML"),
     ("- a\n- b\n", "expected a mapping"),
@@ -196,7 +251,7 @@ def test_indicator_values_reads_columns_and_expressions(catalog):
     values = indicator_values(table, catalog)
     assert list(values.columns) == catalog.ids
     assert values.index.equals(table.index)
-    assert (values.dtypes == float).all()
+    assert (values.dtypes == float).all()  # noqa: E721 - a pandas Series of dtypes
     assert values["oop_ratio"].tolist()[:3] == [0.25, 0.0, np.inf]
     assert np.isnan(values["oop_ratio"].iloc[3])  # 0 / 0: missing, then the missing rule
     assert values["crowding"].isna().tolist() == [False, False, True, False]

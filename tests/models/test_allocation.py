@@ -6,8 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assist.models.allocation import (AllocationInfeasible, Capacities, ProgrammeCapacity,
-                                      StreetCapacity, allocate, greedy, prefilter)
+from assist.models.allocation import (
+    AllocationInfeasible,
+    Capacities,
+    ProgrammeCapacity,
+    StreetCapacity,
+    allocate,
+    greedy,
+    prefilter,
+)
 
 CODES = ["dibao", "medical", "charity"]
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assist.features.catalog import Catalog, Indicator, MissingRule
+from assist.features.catalog import Catalog, Dimension, Indicator, MissingRule
 from assist.models.deprivation import MISSING_GROUP, alkire_foster, deprivation_matrix
 
 
@@ -261,3 +261,15 @@ def test_a_million_households_in_well_under_the_time_of_a_loop():
     r = alkire_foster(values, catalog, k=0.33, by=by, weights=pd.Series(rng.random(1_000_000)))
     assert time.perf_counter() - start < 10  # ~0.5 s here; a per-household loop takes minutes
     assert r.n == 1_000_000
+
+
+def test_dimension_decomposition_follows_the_declared_dimension_order():
+    base = make_catalog([1.0, 1.0, 1.0], dimensions=["a", "b", "a"])
+    declared = Catalog("test", "1", base.indicators, dimension_entries=(
+        Dimension("a", "甲", "A", 2), Dimension("b", "乙", "B", 1)))
+    values = pd.DataFrame({"x0": [0.0, 2.0], "x1": [0.0, 0.0], "x2": [2.0, 2.0]})
+    plain, ordered = (alkire_foster(values, c, k=0.3) for c in (base, declared))
+    assert list(plain.dimensions.index) == ["a", "b"]
+    assert list(ordered.dimensions.index) == ["b", "a"]
+    pd.testing.assert_frame_equal(ordered.dimensions.loc[["a", "b"]], plain.dimensions)
+    assert ordered.M0 == plain.M0

@@ -13,8 +13,17 @@ from pydantic import TypeAdapter
 from assist.features.catalog import Catalog, Indicator
 from assist.features.codes import CAUSES
 from assist.features.indicators import CATALOG
-from assist.models.explain import (BIAS, NO_CAUSE, HouseholdExplanation, by_cause, by_dimension,
-                                   contributions, explain, explanations_from, global_summary)
+from assist.models.explain import (
+    BIAS,
+    NO_CAUSE,
+    HouseholdExplanation,
+    by_cause,
+    by_dimension,
+    contributions,
+    explain,
+    explanations_from,
+    global_summary,
+)
 from assist.models.need import NeedModel
 
 from .test_need import ONE, synthetic
@@ -99,7 +108,7 @@ def test_primary_cause_by_hand(fitted):
     (e,) = explain(model, X.loc[[hid]], CATALOG)
     assert e.primary_cause.cause == ranked[0][1]
     assert e.primary_cause.contribution == pytest.approx(ranked[0][0], abs=1e-12)
-    assert e.primary_cause.name_zh == CAUSES[ranked[0][1]][0]
+    assert e.primary_cause.name_zh == CAUSES[ranked[0][1]].zh
     assert e.secondary_cause.cause == ranked[1][1]
     assert e.causes == pytest.approx(sums, abs=1e-12)
 
@@ -196,7 +205,7 @@ def test_hand_made_global_summary():
     assert causes["illness"].primary_share == 0.5 and causes["housing"].primary_share == 0.25
     assert causes[NO_CAUSE].primary_share is None
     assert g.no_primary_cause_share == 0.25
-    assert causes["illness"].name_en == CAUSES["illness"][1]
+    assert causes["illness"].name_en == CAUSES["illness"].en
     dims = {r.key: r for r in g.dimensions}
     assert dims["d2"].mean_abs_contribution == pytest.approx((1.3 + 0.7 + 0.5 + 0.0) / 4)
     means = [r.mean_abs_contribution for r in g.indicators]

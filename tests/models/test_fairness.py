@@ -72,7 +72,7 @@ def test_disparity_against_the_majority(hand, group, metric, ratio):
 
 
 def test_undefined_metrics_are_written_out_in_words(hand):
-    from assist.pipelines.report_audit import audit_html
+    from assist.reports.audit import audit_html
 
     html = audit_html(hand, source="hand")
     assert "undefined" in html and "<svg" in html and "being missed" in html

@@ -11,8 +11,15 @@ import yaml
 
 from assist.errors import ConfigError
 from assist.features import CATALOG
-from assist.models.matching import (DEFAULT_RULES, describe, facts_frame, load_rules, match,
-                                    parse_rules, receiving)
+from assist.models.matching import (
+    DEFAULT_RULES,
+    describe,
+    facts_frame,
+    load_rules,
+    match,
+    parse_rules,
+    receiving,
+)
 
 TABLE = load_rules()
 BASE = {i.id: (i.cutoff + 1.0 if i.direction == -1 else 0.0) for i in CATALOG} | {

@@ -6,8 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assist.models.metrics import (METRICS, MISSING_GROUP, capacity, evaluate, evaluate_by_group,
-                                   expected_calibration_error, top_k)
+from assist.models.metrics import (
+    METRICS,
+    MISSING_GROUP,
+    capacity,
+    evaluate,
+    evaluate_by_group,
+    expected_calibration_error,
+    top_k,
+)
 
 KEYS = ("roc_auc", "pr_auc", "precision_at_k", "recall_at_k", "brier", "ece")
 
@@ -127,6 +134,18 @@ def test_evaluate_by_group_hand_worked():
     assert no["selected_share"] == pytest.approx(1 / 3)
     assert no["base_rate"] == pytest.approx(1 / 3)
     assert out.loc[("(all)", "(all)"), "roc_auc"] == 1.0
+
+
+def test_evaluate_by_group_judges_a_given_probability():
+    rank = [10 * s for s in S]  # same order, not a probability: no Brier or ECE of its own
+    alone = evaluate_by_group(Y, rank, GROUPS, k_share=0.5).set_index(["group", "value"])
+    out = evaluate_by_group(Y, rank, GROUPS, k_share=0.5, prob=S).set_index(["group", "value"])
+    assert alone["brier"].isna().all()
+    b = out.loc[("street", "b")]  # rows 2 (1, p .8) and 4 (0, p .2)
+    assert b["brier"] == pytest.approx((0.2 ** 2 + 0.2 ** 2) / 2)
+    assert b["ece"] == pytest.approx((0.2 + 0.2) / 2)  # bins 8 and 2, one row each
+    ranking = [c for c in out.columns if c not in ("brier", "ece")]
+    pd.testing.assert_frame_equal(out[ranking], alone[ranking])
 
 
 def test_evaluate_by_group_checks_alignment():

@@ -13,8 +13,7 @@ from sklearn.exceptions import NotFittedError
 from assist.features.indicators import CATALOG
 from assist.models.calibration import Calibrator, fit_calibrator, fit_isotonic, fit_sigmoid
 from assist.models.metrics import evaluate
-from assist.models.need import (FeatureMismatchError, IncompatibleModelError, NeedModel,
-                                describe_mismatch)
+from assist.models.need import FeatureMismatchError, IncompatibleModelError, NeedModel, describe_mismatch
 
 IDS = CATALOG.ids
 #: one LightGBM thread: OpenMP threads slow down badly when tests run in parallel
@@ -51,7 +50,7 @@ def model(data):
                                           y_cal=y[3500:])
 
 
-def _violations(booster: lgb.Booster, X: pd.DataFrame, directions: np.ndarray) -> int:
+def _violations(booster: lgb.Booster, X: pd.DataFrame, directions: np.ndarray) -> int:  # noqa: N803
     """Times the raw score moves against an indicator's direction as that indicator rises."""
     rows = X.iloc[:100].to_numpy()
     bad = 0

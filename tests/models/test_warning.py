@@ -7,7 +7,17 @@ import pandas as pd
 import pytest
 
 from assist.features import CATALOG
-from assist.models.warning import FLAGS, WarningConfig, counts, early_warning, need_band
+from assist.features.bilingual import Label
+from assist.models.warning import (
+    EVENTS,
+    FLAG_LABELS,
+    FLAGS,
+    SCORE_FLAGS,
+    WarningConfig,
+    counts,
+    early_warning,
+    need_band,
+)
 
 CUTS = {"medium": 0.2, "high": 0.5}
 CFG = WarningConfig(jump=0.15, jump_relative=1.0, band_margin=0.05, confirm_deprivation_rise=0.1,
@@ -232,3 +242,14 @@ def test_need_band_cut_points():
         need_band([0.1], {"medium": 0.6, "high": 0.5})
     with pytest.raises(ValueError):
         early_warning(current=_calm(), previous=_calm(), config=CFG, cuts={"medium": 0.6, "high": 0.5})
+
+
+def test_every_flag_is_named_by_a_label_in_both_languages():
+    assert list(FLAG_LABELS) == list(FLAGS)
+    assert FLAG_LABELS["band_up"] == SCORE_FLAGS["band_up"] == Label(zh="需求等级上升",
+                                                                     en="need band rose")
+    for e in EVENTS:
+        assert FLAG_LABELS[e.name] is e.text
+    for name, label in FLAG_LABELS.items():
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in label.zh), name
+        assert label.en.isascii(), name

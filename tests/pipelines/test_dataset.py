@@ -15,12 +15,12 @@ import pytest
 from assist.features import build
 from assist.features.attributes import household_attributes
 from assist.features.schemas import TABLE_ORDER
+from assist.ingest.run import ingest
 from assist.pipelines.dataset import next_month, outcomes_in_month, store_dataset
 from assist.pipelines.featurize import load_for_features, tables_by_month
-from assist.pipelines.ingest import ingest
-from assist.pipelines.simulate import simulate
-from assist.pipelines.store import list_snapshots, load_tables
 from assist.settings import DEV_PSEUDONYM_KEY
+from assist.simulate import simulate
+from assist.storage.store import list_snapshots, load_tables
 
 pytestmark = pytest.mark.slow
 GROUPS = ["head_sex", "street_code"]

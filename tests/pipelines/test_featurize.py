@@ -8,9 +8,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from assist.cli.app import app
 from assist.features import CATALOG
-from assist.features.indicators import DIMENSIONS
-from assist.pipelines.cli import app
 
 AS_OF = "2026-10"
 
@@ -36,7 +35,7 @@ def test_features_command_writes_tables(workspace):
     attrs = pd.read_parquet(folder / "attributes.parquet")
     meta = json.loads((folder / "meta.json").read_text())
     assert list(feats.columns) == CATALOG.ids
-    assert list(profile.columns) == list(DIMENSIONS)
+    assert list(profile.columns) == CATALOG.dimensions
     assert feats.index.equals(profile.index) and feats.index.equals(attrs.index)
     assert 1300 < len(feats) <= 1500
     assert feats.index.str.fullmatch(r"h[0-9a-f]{20}").all()

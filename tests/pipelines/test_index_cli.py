@@ -11,8 +11,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from assist.cli.app import app
 from assist.features.catalog import Catalog, Indicator
-from assist.pipelines.cli import app
 from assist.pipelines.index import run_index
 
 # Alkire & Foster (2011) worked example as a platform export: cutoffs (13, 12, 3, 1), deprived

@@ -12,20 +12,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner
 
+from assist.cli.app import app as assist_app
 from assist.errors import ConfigError
 from assist.features import CATALOG, build
+from assist.ingest.run import ingest
 from assist.models.need import NeedModel
-from assist.pipelines.cli_score import register_score_commands
 from assist.pipelines.dataset import TRUTH_FILE, true_need
 from assist.pipelines.featurize import load_for_features
-from assist.pipelines.ingest import ingest
-from assist.pipelines.score import (ScoringConfig, StreetEntry, config_digest,
-                                    load_scoring_config, run_scoring)
-from assist.pipelines.simulate import simulate
+from assist.pipelines.score import ScoringConfig, StreetEntry, config_digest, load_scoring_config, run_scoring
 from assist.settings import DEV_PSEUDONYM_KEY
+from assist.simulate import simulate
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,17 +102,22 @@ def test_referrals_carry_causes_programmes_and_allocation(run):
     r = pd.read_parquet(run.folder / "referrals.parquet")
     chosen = r.loc[r["allocated"]]
     assert len(chosen) > 0
-    assert (chosen["allocated_programmes"].str.len() > 0).all()
-    assert (chosen["programmes"].str.len() > 0).all()
-    assert (chosen["reasons_en"].str.len() > 0).all()
+    for col in ("allocated_programmes", "programmes", "reasons_en", "top_factors_en"):
+        assert chosen[col].map(len).gt(0).all(), col         # lists, never empty here
+    assert chosen["reasons_en"].map(len).eq(chosen["programmes"].map(len)).all()
     assert chosen["primary_cause"].notna().mean() > 0.9
-    assert chosen["top_factors_en"].notna().all()
     for _, row in chosen.iterrows():  # allocated places are among the referable programmes
-        assert set(row["allocated_programmes"].split(";")) <= set(row["programmes"].split(";"))
+        assert set(row["allocated_programmes"]) <= set(row["programmes"])
     per_street = chosen.groupby("street_code").size()
     assert per_street.between(2, 8).all()                  # floor 2, 8 visits per street
-    csv = pd.read_csv(run.folder / "referrals" / f"{chosen['street_code'].iloc[0]}.csv")
-    assert {"household_id", "allocated", "primary_cause", "programmes"} <= set(csv.columns)
+    street = chosen["street_code"].iloc[0]
+    csv = pd.read_csv(run.folder / "referrals" / f"{street}.csv", index_col="household_id",
+                      keep_default_na=False)
+    assert {"allocated", "primary_cause", "programmes"} <= set(csv.columns)
+    part = r.loc[r["street_code"] == street]            # CSV lists: joined as the text was
+    assert csv["programmes"].tolist() == [";".join(v) for v in part["programmes"]]
+    assert csv["top_factors_zh"].tolist() == ["；".join(v) for v in part["top_factors_zh"]]
+    assert csv["reasons_en"].tolist() == ["; ".join(v) for v in part["reasons_en"]]
     s = pd.read_parquet(run.folder / "scores.parquet")
     explained = s["primary_cause"].notna() | s["top_factors_en"].notna()
     assert explained.sum() <= s["candidate"].sum() + s["warning"].sum()
@@ -126,12 +129,12 @@ def test_failed_run_leaves_the_previous_snapshot_current(district, run, tmp_path
     first = _run(ws, model_path, out)
     before = {p.name: p.read_bytes() for p in first.folder.rglob("*") if p.is_file()}
     pointer = (out / "current.json").read_bytes()
-    import assist.pipelines.score as score_module
+    import assist.storage.snapshot as snapshot_module
 
     def disk_full(obj, path, *args, **kwargs):
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(score_module, "write_json", disk_full)  # the last write before the swap
+    monkeypatch.setattr(snapshot_module, "write_json", disk_full)  # the last write before the swap
     with pytest.raises(OSError, match="No space left"):
         _run(ws, model_path, out)
     monkeypatch.undo()
@@ -156,17 +159,14 @@ def test_cli_score_with_a_model_file(district, tmp_path):
     cfg = tmp_path / "scoring.yaml"
     cfg.write_text("allocation:\n  streets:\n    default: {visits: 6, floor: 1}\n",
                    encoding="utf-8")
-    app = typer.Typer()
-    register_score_commands(app)
-    app.command("noop")(lambda: None)
     env = {"ASSIST_ENV": "dev", "ASSIST_WORKSPACE": str(ws),
            "ASSIST_PSEUDONYM_KEY": DEV_PSEUDONYM_KEY}
-    res = CliRunner().invoke(app, ["score", "--as-of", AS_OF, "--model-path", str(model_path),
+    res = CliRunner().invoke(assist_app, ["score", "--as-of", AS_OF, "--model-path", str(model_path),
                                    "--config", str(cfg), "--out", str(tmp_path / "out")], env=env)
     assert res.exit_code == 0, res.output
     assert "precision@" in res.output and "greedy" in res.output
     assert (tmp_path / "out" / AS_OF / "summary.json").is_file()
-    res = CliRunner().invoke(app, ["score", "--as-of", "2031-01", "--model-path", str(model_path),
+    res = CliRunner().invoke(assist_app, ["score", "--as-of", "2031-01", "--model-path", str(model_path),
                                    "--config", str(cfg), "--out", str(tmp_path / "out")], env=env)
     assert res.exit_code == 2 and "2031-01" in res.output
 

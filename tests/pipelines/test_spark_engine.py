@@ -19,16 +19,16 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from assist.cli.app import app
 from assist.features import CATALOG, build
 from assist.features.attributes import household_attributes
+from assist.ingest.run import ingest
 from assist.models.need import NeedModel
-from assist.pipelines.cli import app
 from assist.pipelines.dataset import TRUTH_FILE, true_need
 from assist.pipelines.featurize import build_features, load_features, load_for_features
-from assist.pipelines.ingest import ingest
 from assist.pipelines.score import config_digest, load_scoring_config, run_scoring
-from assist.pipelines.simulate import simulate
 from assist.settings import DEV_PSEUDONYM_KEY
+from assist.simulate import simulate
 
 pytestmark = pytest.mark.slow
 AS_OF = "2026-10"
@@ -207,7 +207,7 @@ def test_spark_scores_ranks_and_referrals_equal_pandas(both_scores, month):
     streets = sorted(p.name for p in (ws / "s_spark" / month / "referrals").iterdir())
     assert streets == sorted(p.name for p in (ws / "s_pandas" / month / "referrals").iterdir())
     # the readers every later stage uses (case store load, reports) see the same snapshot
-    from assist.pipelines.casebook import read_snapshot
+    from assist.storage.casebook import read_snapshot
 
     snap_p, snap_s = read_snapshot(ws / "s_pandas", month), read_snapshot(ws / "s_spark", month)
     pd.testing.assert_frame_equal(snap_s.scores, snap_p.scores.sort_index(), check_dtype=False,

@@ -16,22 +16,22 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from assist.cli.app import app
 from assist.errors import ConfigError, InputError
 from assist.experiments import registry, tracking
 from assist.experiments.config import parse_config
 from assist.features import CATALOG
 from assist.features.catalog import Catalog
+from assist.ingest.pseudonym import pseudonym
+from assist.ingest.run import ingest
 from assist.models.metrics import capacity
 from assist.models.need import IncompatibleModelError
-from assist.pipelines.cli import app
 from assist.pipelines.dataset import outcomes_in_month, store_dataset
 from assist.pipelines.evaluate import temporal_folds
-from assist.pipelines.ingest import ingest
-from assist.pipelines.pseudonym import pseudonym
-from assist.pipelines.simulate import simulate
 from assist.pipelines.train import load_version, run_training
 from assist.settings import DEV_PSEUDONYM_KEY, Settings
-from tests.pipelines.conftest import HOUSEHOLD_IDS, KEY, RawSource
+from assist.simulate import simulate
+from tests.conftest import HOUSEHOLD_IDS, KEY, RawSource
 
 pytestmark = pytest.mark.slow
 HOUSEHOLDS, MONTHS = 4000, 8

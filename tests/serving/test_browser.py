@@ -181,10 +181,9 @@ def test_english_large_text_and_keyboard(page):
 def report_workspace(tmp_path_factory) -> Path:
     """A workspace holding stored fairness, coverage and drift reports and an MLflow store
     with three registered versions (made as in test_pages_reports / test_pages_models)."""
-    from assist.pipelines.report import drift_html, write_report
+    from assist.reports.report import drift_html, write_report
     from tests.serving.test_pages_models import make_registry
-    from tests.serving.test_pages_reports import (AS_OF, coverage_payload, drift_payload,
-                                                  fairness_payload)
+    from tests.serving.test_pages_reports import AS_OF, coverage_payload, drift_payload, fairness_payload
 
     ws = tmp_path_factory.mktemp("browser-ws")
     folder = ws / "reports" / AS_OF

@@ -18,11 +18,9 @@ from fastapi.testclient import TestClient
 from assist.experiments.config import parse_config
 from assist.features import CATALOG, build
 from assist.features.attributes import household_attributes
-from assist.pipelines.casebook import write_labels
+from assist.ingest.run import ingest
 from assist.pipelines.dataset import store_dataset
 from assist.pipelines.featurize import load_for_features
-from assist.pipelines.ingest import ingest
-from assist.pipelines.simulate import simulate
 from assist.pipelines.train import run_training
 from assist.serving.app import create_app
 from assist.serving.db import make_engine, session_factory, upgrade
@@ -30,6 +28,8 @@ from assist.serving.services.decisions import decisions_as_labels, overrides
 from assist.serving.services.snapshots import load_snapshot
 from assist.serving.services.users import add_user
 from assist.settings import DEV_PSEUDONYM_KEY, Settings
+from assist.simulate import simulate
+from assist.storage.casebook import write_labels
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,6 +4,7 @@ version), jurisdiction, the manager pages and the translation catalog."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -128,6 +129,36 @@ def test_household_page_content(browser):
     assert page.count("<svg") == 2 and "各维度困难情况" in page and "需求评分变化" in page
     assert "2026-09" in page and "2026-10" in page  # score history
     assert 'name="csrf"' in page and 'name="outcome"' in page
+
+
+@pytest.mark.parametrize("lang, words", [("zh", "无记录"), ("en", "no record")])
+def test_household_page_shows_a_deprived_indicator_without_a_value(browser, monkeypatch, lang,
+                                                                   words):
+    """A catalog whose missing-value rule counts a missing indicator as deprived lists it among
+    the deprived indicators, with "no record" for its value (no number to format)."""
+    from assist.features import CATALOG
+    from assist.features.catalog import Catalog, MissingRule
+    from assist.serving.pages import caseworker
+    from assist.serving.services.households import household_detail, household_profile
+
+    gone = "financial_assets_months"
+    catalog = Catalog("missing-deprived", "1", tuple(
+        dataclasses.replace(i, missing=MissingRule("deprived", "no record: deprived"))
+        if i.id == gone else i for i in CATALOG), dimension_entries=CATALOG.dimension_entries)
+
+    def detail(*args, **kwargs):  # the household as stored, its asset record missing
+        d = household_detail(*args, **kwargs)
+        values = {i.id: None if i.id == gone else i.value for i in d.indicators}
+        indicators, dims = household_profile(values, catalog)
+        return d.model_copy(update={"indicators": indicators, "dimensions": dims})
+
+    monkeypatch.setattr(caseworker, "household_detail", detail)
+    page = browser("cw1", lang=lang).get("/households/hS01a")
+    assert page.status_code == 200, page.text
+    rows = re.search(r'id="h-dep".*?<tbody>(.*?)</tbody>', page.text, re.S).group(1)
+    name = CATALOG[gone].name_zh if lang == "zh" else CATALOG[gone].name_en
+    row = re.search(rf"<tr><td>{re.escape(name)}</td>.*?</tr>", rows, re.S)
+    assert row and f'<td class="num">{words}</td>' in row.group(0)
 
 
 @pytest.mark.parametrize("user, household", [

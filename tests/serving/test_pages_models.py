@@ -12,8 +12,10 @@ import pytest
 
 from assist.experiments import registry, tracking
 from assist.serving.pages.versions import MODEL_NAME
+from tests.serving import test_pages
 from tests.serving.conftest import app_workspace
-from tests.serving.test_pages import browser  # noqa: F401 - fixture
+
+browser = test_pages.browser  # the pages' fixture: a signed-in client per test
 
 #: version -> (pooled verified p@k, logistic baseline, deprivation baseline, roc_auc,
 #:             recall of women, recall of men, seed)

@@ -16,13 +16,24 @@ import pandas as pd
 import pytest
 
 from assist.features import CATALOG
-from assist.pipelines.report import (coverage_counts, drift_html, drift_report, write_report,
-                                     _records)
-from assist.pipelines.report_model import fairness_report
-from assist.serving.pages import views
-from assist.serving.pages.i18n import translators
+from assist.reports import views
+from assist.reports.i18n import translators
+from assist.reports.model import fairness_report
+from assist.reports.render import fairness_html
+from assist.reports.report import (
+    _records,
+    coverage_counts,
+    coverage_html,
+    deprivation_by_street,
+    drift_html,
+    drift_report,
+    write_report,
+)
+from tests.serving import test_pages
 from tests.serving.conftest import app_workspace
-from tests.serving.test_pages import _decide, browser, csrf_of  # noqa: F401 - fixture
+from tests.serving.test_pages import _decide
+
+browser = test_pages.browser  # the pages' fixture: a signed-in client per test
 
 AS_OF = "2026-10"
 MANAGER_PAGES = ("/coverage", "/early-warning", "/overrides")
@@ -36,10 +47,11 @@ def workspace(app, settings, tmp_path):
         yield ws
 
 
-def fairness_payload() -> dict:
-    """The model's fairness report (``report_model.fairness_report``) on 16 held-out
+def fairness_payload(min_positives: int = 20) -> dict:
+    """The model's fairness report (``reports.model.fairness_report``) on 16 held-out
     households: women's recall 4/5, men's 2/4 (ratio 0.625: flagged), and a disability group
-    with no household in need (recall undefined)."""
+    with no household in need (recall undefined). With the default ``min_positives`` every
+    group is too small for the report's findings (the flags are listed as small-group ones)."""
     y = [1, 1, 1, 1, 1, 0, 0, 0, 0, 0] + [1, 1, 1, 1, 0, 0]
     sel = [1, 1, 1, 1, 0, 1, 0, 0, 0, 0] + [1, 1, 0, 0, 1, 0]
     predictions = pd.DataFrame({"household_id": [f"h{i}" for i in range(16)], "month": AS_OF,
@@ -47,25 +59,45 @@ def fairness_payload() -> dict:
                                 "verified": y, "head_sex": ["F"] * 10 + ["M"] * 6,
                                 "has_disability": ["False"] * 14 + ["True"] * 2})
     payload, _html = fairness_report(predictions, groups=["head_sex", "has_disability"],
-                                     share=0.5, run_id="run7", model_version="7")
+                                     share=0.5, run_id="run7", model_version="7",
+                                     min_positives=min_positives)
     return payload
 
 
+#: dimensions hS02a is deprived on (every indicator of each); hS01a is deprived on everything
+HS02A_DIMENSIONS = ("income", "health", "employment")
+
+
+def _indicator_values(ids: pd.Index) -> pd.DataFrame:
+    """Indicator values one unit past the cut-off (deprived) or short of it (not deprived)."""
+    rows = {"hS01a": set(CATALOG.dimensions), "hS02a": set(HS02A_DIMENSIONS)}
+    return pd.DataFrame({i: [CATALOG[i].cutoff + CATALOG[i].direction
+                             * (1.0 if CATALOG[i].dimension in rows.get(h, ()) else -1.0)
+                             for h in ids] for i in CATALOG.ids}, index=ids)
+
+
 def coverage_payload() -> dict:
-    """The coverage report's street table of the tiny district: hS02a holds a grant; hS01a
-    was visited and confirmed in need but holds no grant yet (not assisted)."""
+    """The coverage report of the tiny district, by street and community: hS02a holds a grant;
+    hS01a was visited and confirmed in need but holds no grant yet (not assisted). By the
+    deprivation index (k = 1/3, seven equally weighted dimensions) hS01a is deprived on all
+    seven dimensions and hS02a on three: S01 H 50 %, A 100 %, M0 0.5; S02 H 100 %, A 3/7; S03
+    none poor."""
     ids = pd.Index(["hS01a", "hS01b", "hS02a", "hS03a"], name="household_id")
     scores = pd.DataFrame({"street_code": ["S01", "S01", "S02", "S03"],
+                           "community_code": ["S01C001", "S01C002", "S02C001", "S03C001"],
                            "band": ["high", "low", "high", "medium"],
                            "deprivation_poor": [True, False, True, False],
                            "probability": [0.81, 0.05, 0.74, 0.33],
                            "candidate": [True, False, True, True],
                            "allocated": [True, False, True, False]}, index=ids)
     flag = lambda *hs: pd.Series(ids.isin(hs), index=ids)  # noqa: E731
-    streets = coverage_counts(scores, assisted=flag("hS02a"), verified=flag("hS01a"),
-                              confirmed=flag("hS01a"), level="street_code")
-    return {"as_of": AS_OF, "streets": _records(streets), "communities": [],
-            "deprivation": {"k": 0.3333}, "trend": [], "definitions": {}}
+    kw = {"assisted": flag("hS02a"), "verified": flag("hS01a"), "confirmed": flag("hS01a")}
+    streets = coverage_counts(scores, level="street_code", **kw)
+    communities = coverage_counts(scores, level="community_code", **kw)
+    deprivation = deprivation_by_street(scores.join(_indicator_values(ids)), k=0.3333)
+    return {"as_of": AS_OF, "streets": _records(streets), "communities": _records(communities),
+            "deprivation": deprivation, "trend": [],
+            "definitions": {"assisted": "an active grant", "scope": "the one definition"}}
 
 
 def drift_payload(tmp_path) -> dict:
@@ -85,8 +117,9 @@ def drift_payload(tmp_path) -> dict:
 def reports_written(workspace):
     """Fairness, coverage and drift reports of 2026-10 in the test's workspace."""
     folder = workspace / "reports" / AS_OF
-    write_report(folder, "fairness", fairness_payload(), "<html><body>fairness</body></html>")
-    write_report(folder, "coverage", coverage_payload(), "<html><body>coverage</body></html>")
+    fair, cov = fairness_payload(), coverage_payload()
+    write_report(folder, "fairness", fair, fairness_html(fair))
+    write_report(folder, "coverage", cov, coverage_html(cov))
     d = drift_payload(workspace)
     write_report(folder, "drift", d, drift_html(d))
     return folder
@@ -190,6 +223,105 @@ def test_report_download(browser, reports_written):
     for path in ("/reports/2026-10/nope.html", "/reports/2026-99/drift.html",
                  "/reports/..%2F..%2Fetc/drift.html"):
         assert browser("mgr").get(path).status_code == 404
+
+
+# --- one renderer: the page and the stored file of a report say the same thing -------------
+def _findings(html: str) -> list[str]:
+    return [re.sub(r"<[^>]+>", "", f).strip() for f in
+            re.findall(r'<ul class="findings[^"]*">(.*?)</ul>', html, flags=re.S)]
+
+
+def _row_headers(html: str) -> list[str]:
+    """The row headers of every table body, in order (group, street, indicator ...)."""
+    return [" ".join(re.sub(r"<[^>]+>", " ", h).split()) for h in
+            re.findall(r'<th scope="row">(.*?)</th>', html, flags=re.S)]
+
+
+def _chinese_part(document: str) -> str:
+    """The Chinese half of a stored report (English follows from ``id="en"``)."""
+    assert 'lang="zh-CN"' in document and 'id="en"' in document
+    return document.split('id="zh"', 1)[1].split('id="en"', 1)[0]
+
+
+@pytest.mark.parametrize("min_positives", [20, 4])
+def test_fairness_page_and_stored_file_list_the_same_findings(browser, workspace,
+                                                              min_positives):
+    payload = fairness_payload(min_positives)
+    folder = workspace / "reports" / AS_OF
+    write_report(folder, "fairness", payload, fairness_html(payload))
+    c = browser("mgr")
+    page = c.get("/fairness?audit=verified").text
+    stored = _chinese_part(c.get(f"/reports/{AS_OF}/fairness.html").text)
+    assert _findings(page) == _findings(stored) and _findings(page)
+    assert _row_headers(page) == _row_headers(stored)
+    assert page.count('<tr class="flagged">') == stored.count('<tr class="flagged">') > 0
+    # the report's own findings (groups with at least min_positives in need) match its JSON
+    flagged = payload["audits"]["verified"]["findings"]
+    main = re.search(r'<ul class="findings">(.*?)</ul>', stored, flags=re.S)
+    assert (main.group(1).count("<li>") if main else 0) == len(flagged)
+    assert ("样本少，请谨慎解读 (4)" in stored) == (min_positives > 4)  # men, alone and paired
+
+
+def test_coverage_page_and_stored_file_show_the_same_rows(browser, reports_written):
+    c = browser("mgr")
+    page = c.get("/coverage").text
+    stored = _chinese_part(c.get(f"/reports/{AS_OF}/coverage.html").text)
+    streets = ["东湖街道", "西林街道", "南苑街道"]
+    assert _row_headers(page) == _row_headers(stored) == [
+        *streets, "全区",  # coverage
+        *streets, "全区", *streets,  # deprivation index, share of M0 by dimension
+        "S01C001", "S01C002", "S02C001", "S03C001"]  # communities
+    assert _cells(_row(page, "东湖街道")) == _cells(_row(stored, "东湖街道"))
+    assert "<a " not in stored.split("<tbody>")[1].split("</tbody>")[0]  # no links to pages
+
+
+def _table(html: str, caption: str) -> str:
+    """The table captioned ``caption``."""
+    m = re.search(rf"<caption[^>]*>{re.escape(caption)}</caption>(.*?)</table>", html, re.S)
+    assert m, caption
+    return m.group(1)
+
+
+#: per language: captions of the deprivation, dimension-share and community tables, a
+#: definition of "assisted", the heading of the first dimension (income)
+COVERAGE_WORDS = {
+    "zh": ("各街道多维贫困指数（Alkire–Foster）", "各维度占 M0 的比重", "各社区救助覆盖",
+           "月末享有任一救助项目的有效救助", "收入", "东湖街道", "西林街道", "全区"),
+    "en": ("Deprivation index by street (Alkire–Foster)", "Share of M0 by dimension",
+           "Coverage by community", "an active grant of any programme at the end of the month",
+           "Income", "东湖街道 (S01)", "西林街道 (S02)", "District"),
+}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_coverage_shows_deprivation_communities_and_definitions(browser, reports_written, lang):
+    dep, dims, comm, assisted, income, s01, s02, district = COVERAGE_WORDS[lang]
+    c = browser("mgr", lang=lang)
+    document = c.get(f"/reports/{AS_OF}/coverage.html").text
+    stored = document.split(f'id="{lang}"', 1)[1].split('id="en"' if lang == "zh" else "</body>")[0]
+    for html in (c.get("/coverage").text, stored):
+        table = _table(html, dep)  # hand-worked in coverage_payload
+        assert [x[0] for x in _cells(_row(table, s01))] == ["2", "50.0%", "100.0%", "0.500", "70.0%"]
+        assert [x[0] for x in _cells(_row(table, s02))] == ["1", "100.0%", "42.9%", "0.429", "30.0%"]
+        assert [x[0] for x in _cells(_row(table, district))] == ["4", "50.0%", "71.4%", "0.357",
+                                                                 "100.0%"]
+        shares = _table(html, dims)
+        assert f'<th scope="col">{income}</th>' in shares
+        assert [x[0] for x in _cells(_row(shares, s02))] == [
+            "33.3%" if d in HS02A_DIMENSIONS else "0.0%" for d in CATALOG.dimensions]
+        communities = _table(html, comm)
+        assert re.search(rf"<td>{re.escape(s01)}</td><th scope=\"row\">S01C002</th>", communities)
+        assert assisted in html and "0.33" in html  # definitions, k of the index
+
+
+@pytest.mark.parametrize("lang, words", [("zh", "按参照月份的 10 个分位数分箱计算 PSI"),
+                                         ("en", "PSI over the 10 quantile bins")])
+def test_drift_states_bins_and_epsilon(browser, reports_written, lang, words):
+    c = browser("ds", lang=lang)
+    document = c.get(f"/reports/{AS_OF}/drift.html").text
+    for html in (c.get("/drift").text, document.split(f'id="{lang}"', 1)[1]):
+        method = re.search(r'<p class="muted method">([^<]*)</p>', html)
+        assert method and words in method.group(1) and "0.0001" in method.group(1)
 
 
 def test_drift_page(browser, reports_written):

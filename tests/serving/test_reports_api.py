@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from assist.pipelines.report import write_report
+from assist.reports.report import write_report
 from assist.serving.models import AuditEntry
 from tests.serving.conftest import AS_OF, referral_id
 
@@ -147,7 +147,7 @@ def test_report_reads_are_not_audited(client, auth, sessions, stored):
 def test_casebook_overrides_writes_the_report(client, auth, sessions, settings):
     from typer.testing import CliRunner
 
-    from assist.pipelines.cli import app as cli
+    from assist.cli.app import app as cli
 
     features = settings.workspace / "features" / AS_OF
     features.mkdir(parents=True)
@@ -175,7 +175,8 @@ def test_casebook_overrides_writes_the_report(client, auth, sessions, settings):
         assert "<svg" in (folder / "overrides.html").read_text(encoding="utf-8")
         # the stored file is served; the live report agrees with it
         r = client.get(f"{API}/reports/overrides/html", headers=auth("mgr"))
-        assert r.status_code == 200 and "by head_hukou" in r.text
+        # rendered as the overrides page renders it (attribute names translated)
+        assert r.status_code == 200 and "按户主户籍" in r.text and "By head&#39;s hukou" in r.text
         live = client.get(f"{API}/reports/overrides", params={"as_of": AS_OF},
                           headers=auth("mgr")).json()
         assert live == rep

@@ -34,6 +34,41 @@ def test_snapshot_load_is_idempotent(app, sessions):
     assert n == 3
 
 
+def test_list_columns_load_as_the_old_text_did(tmp_path):
+    """A snapshot written with list columns loads the same referral lists as its text form."""
+    import pandas as pd
+
+    from assist.serving.db import make_engine, session_factory, upgrade
+    from assist.storage import snapshot
+
+    scores, ref, summary = tiny_snapshot()
+    listed = ref.copy()
+    for col in snapshot.LIST_COLUMNS:
+        listed[col] = pd.Series([snapshot.as_list(v) for v in ref[col]], index=ref.index,
+                                dtype=object)
+    snapshot.write_snapshot(tmp_path / "scores", "2026-11", scores=scores, referrals=listed,
+                            summary=summary, model_version="m/1", config_hash="abc")
+    files = snapshot.read_snapshot(tmp_path / "scores")
+    assert files.referrals.loc["hS01a", "top_factors_zh"] == ["收入低", "医疗支出高"]
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    cols = ("top_factors_en", "top_factors_zh", "programmes", "allocated_programmes",
+            "reasons_en", "reasons_zh", "flags", "programme_key", "flag_key")
+    with session_factory(engine)() as s:
+        for month, refs, scored in ((AS_OF, ref, scores), ("2026-11", files.referrals, files.scores)):
+            load_snapshot(s, as_of=month, summary=summary, scores=scored, referrals=refs,
+                          indicator_ids=CATALOG.ids)
+        rows = {}
+        for r in s.scalars(select(Referral)):
+            rows.setdefault(r.household_id, []).append([getattr(r, c) for c in cols])
+    engine.dispose()
+    assert len(rows) == 3
+    for old, new in rows.values():
+        assert old == new
+    assert rows["hS03a"][0][cols.index("flags")] == ["income_drop", "water_silent"]
+
+
 def test_migrations_down_and_up(tmp_path):
     from assist.serving.db import downgrade, upgrade
     url = f"sqlite:///{tmp_path / 'm.db'}"
@@ -46,7 +81,7 @@ def test_migrations_down_and_up(tmp_path):
 
 
 def test_cli_users_casebook_audit(tmp_path, monkeypatch):
-    from assist.pipelines.cli import app
+    from assist.cli.app import app
     scores, ref, summary = tiny_snapshot()
     folder = tmp_path / "scores" / AS_OF
     folder.mkdir(parents=True)
@@ -91,6 +126,6 @@ def test_token_secret_refused_outside_dev(tmp_path):
 
 
 def test_label_columns_agree_with_training():
-    from assist.pipelines.casebook import LABEL_COLUMNS
     from assist.pipelines.dataset import EXTRA_LABEL_COLUMNS
+    from assist.storage.casebook import LABEL_COLUMNS
     assert LABEL_COLUMNS[:3] == EXTRA_LABEL_COLUMNS

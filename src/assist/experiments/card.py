@@ -9,10 +9,10 @@ since the previous version (metric deltas and parameters that differ).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from assist.experiments.registry import VersionInfo
+from assist.experiments.tracking import flatten
+from assist.experiments.versions import HEADLINE, VersionInfo
 
 METRIC_COLUMNS = (("precision_at_k", "precision@k"), ("recall_at_k", "recall@k"),
                   ("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("brier", "Brier"),
@@ -231,9 +231,6 @@ def _changes(report: Mapping[str, Any], params: Mapping[str, str],
              previous: VersionInfo | None) -> list[str]:
     if previous is None:
         return ["First registered version."]
-    from assist.experiments.registry import HEADLINE
-    from assist.experiments.tracking import flatten
-
     current = flatten("latest", report.get("latest", {})) | flatten("pooled",
                                                                      report.get("pooled", {}))
     rows = []

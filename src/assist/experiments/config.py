@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_core import PydanticCustomError
 
 from assist.errors import ConfigError
+from assist.experiments.tracking import MODEL_NAME
 from assist.yamlfile import read_yaml
 
 CONFIG_VERSION = 1
@@ -154,8 +155,8 @@ class GateConfig(_Section):
 class TrackingConfig(_Section):
     """MLflow experiment and registered model names."""
 
-    experiment: Annotated[str, Field(min_length=1)] = "assist-need-model"
-    registered_model: Annotated[str, Field(min_length=1)] = "assist-need-model"
+    experiment: Annotated[str, Field(min_length=1)] = MODEL_NAME
+    registered_model: Annotated[str, Field(min_length=1)] = MODEL_NAME
     #: register every trained model (``assist train --no-register`` overrides)
     register_versions: bool = True
 

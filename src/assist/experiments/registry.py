@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,45 +26,24 @@ import numpy as np
 import pandas as pd
 
 from assist.errors import AssistError, InputError
+from assist.experiments.card import render_card
 from assist.experiments.tracking import CARD_ARTIFACT, REPORT_ARTIFACT
+from assist.experiments.versions import GATE_KEY, GATE_METRIC, HEADLINE, VersionInfo
+from assist.models.groups import group_metrics, string_labels
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
+__all__ = ["GATE_KEY", "GATE_METRIC", "HEADLINE", "PRODUCTION", "GateDecision",
+           "PromotionRefused", "VersionInfo", "aliases", "compare", "gate", "list_versions",
+           "model_card", "previous_version", "production_version", "promote",
+           "recall_disparity", "run_json", "run_text", "version_info", "version_numbers"]
+
 PRODUCTION = "production"
-GATE_METRIC = "precision_at_k"
-#: the gate's metric: verified precision@k pooled over the run's test folds
-GATE_KEY = f"pooled.verified.model.{GATE_METRIC}"
-#: headline metrics shown by compare and the model card: (run metric, label)
-HEADLINE: tuple[tuple[str, str], ...] = (
-    (GATE_KEY, "verified precision@k, test folds pooled"),
-    ("pooled.truth.model.precision_at_k", "true precision@k, test folds pooled"),
-    *[(f"latest.{t}.model.{m}", f"{t} {m}, latest month") for t in ("verified", "truth")
-      for m in ("precision_at_k", "recall_at_k", "roc_auc", "pr_auc", "brier", "ece")],
-)
 
 
 class PromotionRefused(AssistError):
     """The promotion gate refused a candidate (the message gives the reasons)."""
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    """One registered model version with its run's params, metrics, tags and report."""
-
-    name: str
-    version: str
-    run_id: str
-    created: datetime
-    aliases: tuple[str, ...]
-    tags: Mapping[str, str]
-    params: Mapping[str, str]
-    metrics: Mapping[str, float]
-    report: Mapping[str, Any] | None = field(default=None, repr=False)
-
-    def metric(self, target: str, scorer: str, name: str) -> float | None:
-        """A latest-test-month metric of the run (``None`` when not logged)."""
-        return self.metrics.get(f"latest.{target}.{scorer}.{name}")
 
 
 @dataclass(frozen=True)
@@ -95,15 +74,12 @@ def recall_disparity(groups: pd.DataFrame, y: np.ndarray, selected: np.ndarray, 
     top k of its month. Groups with fewer than ``min_positives`` positives are listed as not
     judged; a judged ratio outside [min_ratio, max_ratio] is a problem.
     """
-    y = np.asarray(y, dtype=float)
+    positive = np.asarray(y, dtype=float) == 1
     selected = np.asarray(selected, dtype=bool)
     rows, problems, skipped = [], [], []
     for attr in attributes:
-        values = groups[attr].astype("string").fillna("(missing)").to_numpy(dtype=object)
-        frame = pd.DataFrame({"value": values, "pos": y == 1, "hit": (y == 1) & selected})
-        stats = frame.groupby("value", sort=True).agg(households=("pos", "size"),
-                                                      positives=("pos", "sum"),
-                                                      selected=("hit", "sum"))
+        stats = group_metrics(positive, selected, string_labels(groups[[attr]]),
+                              {"recall": _recall_counts}).by_group
         if stats.empty:
             continue
         reference = str(stats["households"].idxmax())
@@ -129,6 +105,12 @@ def recall_disparity(groups: pd.DataFrame, y: np.ndarray, selected: np.ndarray, 
     return {"target": target, "min_ratio": min_ratio, "max_ratio": max_ratio,
             "min_positives": min_positives, "rows": rows, "problems": problems,
             "not_judged": skipped}
+
+
+def _recall_counts(positive: np.ndarray, selected: np.ndarray) -> dict[str, int]:
+    """Households, positives and selected positives of one group."""
+    return {"households": positive.size, "positives": int(np.sum(positive)),
+            "selected": int(np.sum(positive & selected))}
 
 
 def _escape(name: str) -> str:
@@ -308,8 +290,6 @@ def promote(c: MlflowClient, *, name: str, version: str, force: bool = False,
 
 def model_card(c: MlflowClient, name: str, version: str) -> str:
     """The model card logged with ``version`` (rendered afresh when none was logged)."""
-    from assist.experiments.card import render_card
-
     info = version_info(c, name, version)
     text = run_text(c, info.run_id, CARD_ARTIFACT)
     if text is not None:

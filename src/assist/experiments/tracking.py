@@ -24,6 +24,8 @@ import numpy as np
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
+#: the registered need model, and the default experiment its runs are logged to
+MODEL_NAME = "assist-need-model"
 ARTIFACTS_DIR = "mlartifacts"
 MODEL_ARTIFACT = "model"
 REPORT_ARTIFACT = "report.json"

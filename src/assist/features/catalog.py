@@ -2,7 +2,8 @@
 
 The built-in catalog (22 indicators in 7 dimensions, :mod:`assist.features.indicators`) and a
 catalog a district declares in YAML for its own flat household table
-(:mod:`assist.features.custom`) are both a :class:`Catalog` of :class:`Indicator` entries.
+(:mod:`assist.features.custom`) are both a :class:`Catalog` of :class:`Indicator` entries,
+grouped in :class:`Dimension` entries that name each dimension in Chinese and English.
 Everything downstream — feature matrix, monotone constraints, deprivation index, explanation
 labels, report labels, the README table — reads this structure.
 """
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from assist.errors import ConfigError
+from assist.features.bilingual import Label
 
 WEIGHT_TOLERANCE = 1e-6
 
@@ -46,6 +48,22 @@ class MissingRule:
 
 
 NOT_DEPRIVED_IF_MISSING = MissingRule("not_deprived", "no record: not counted as deprived")
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A dimension of hardship: its id (what indicators name), its names, and its place."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    #: position in the catalog: dimensions are listed by ascending ``order``
+    order: int
+
+    @property
+    def label(self) -> Label:
+        """The dimension's names."""
+        return Label(zh=self.name_zh, en=self.name_en)
 
 
 @dataclass(frozen=True)
@@ -110,13 +128,25 @@ class Indicator:
 
 @dataclass(frozen=True)
 class Catalog:
-    """An ordered, validated set of indicators."""
+    """An ordered, validated set of indicators, grouped in named dimensions.
+
+    ``dimension_entries`` declares the dimensions; every indicator's ``dimension`` must be one
+    of them and every one must hold an indicator. Left empty, each dimension the indicators
+    name is its own name (Chinese and English), in order of first appearance.
+    """
 
     name: str
     version: str
     indicators: tuple[Indicator, ...]
+    #: the dimensions, stored sorted by ``order`` (derived from the indicators when empty)
+    dimension_entries: tuple[Dimension, ...] = ()
 
     def __post_init__(self) -> None:
+        entries = tuple(self.dimension_entries) or tuple(
+            Dimension(d, d, d, n) for n, d in
+            enumerate(dict.fromkeys(i.dimension for i in self.indicators), start=1))
+        object.__setattr__(self, "dimension_entries",
+                           tuple(sorted(entries, key=lambda d: d.order)))
         self.validate()
 
     def __iter__(self) -> Iterator[Indicator]:
@@ -138,8 +168,15 @@ class Catalog:
 
     @property
     def dimensions(self) -> list[str]:
-        """Dimensions in order of first appearance."""
-        return list(dict.fromkeys(i.dimension for i in self.indicators))
+        """Dimension ids in catalog order."""
+        return [d.id for d in self.dimension_entries]
+
+    def dimension(self, dimension_id: str) -> Dimension:
+        """The entry (names, order) of a dimension; :class:`KeyError` when it has none."""
+        for d in self.dimension_entries:
+            if d.id == dimension_id:
+                return d
+        raise KeyError(f"catalog {self.name!r} has no dimension {dimension_id!r}")
 
     @property
     def weights(self) -> pd.Series:
@@ -157,10 +194,10 @@ class Catalog:
                             index=values.index)
 
     def by_dimension(self) -> dict[str, list[Indicator]]:
-        """Indicators grouped by dimension, in catalog order."""
-        out: dict[str, list[Indicator]] = {}
+        """Indicators grouped by dimension, dimensions and indicators in catalog order."""
+        out: dict[str, list[Indicator]] = {d: [] for d in self.dimensions}
         for ind in self.indicators:
-            out.setdefault(ind.dimension, []).append(ind)
+            out[ind.dimension].append(ind)
         return out
 
     def validate(self) -> None:
@@ -177,12 +214,37 @@ class Catalog:
                 raise ConfigError(f"{where}: field 'cutoff' must be a finite number")
             if not (0 <= ind.weight <= 1):
                 raise ConfigError(f"{where}: field 'weight' must lie between 0 and 1")
+        self._validate_dimensions()
         total = sum(i.weight for i in self.indicators)
         if abs(total - 1.0) > WEIGHT_TOLERANCE:
             raise ConfigError(
                 f"catalog {self.name!r}: field 'weight' of all indicators sums to {total:.6f}, "
                 "not 1 (tolerance 1e-6)"
             )
+
+
+    def _validate_dimensions(self) -> None:
+        """Dimension ids and orders unique; indicators in declared dimensions; none empty."""
+        known: dict[str, Dimension] = {}
+        orders: dict[int, str] = {}
+        for d in self.dimension_entries:
+            where = f"catalog {self.name!r}, dimension {d.id!r}"
+            if d.id in known:
+                raise ConfigError(f"{where}: field 'id' is a duplicate")
+            if d.order in orders:
+                raise ConfigError(f"{where}: field 'order' {d.order} is also dimension "
+                                  f"{orders[d.order]!r}'s")
+            known[d.id], orders[d.order] = d, d.id
+        for ind in self.indicators:
+            if ind.dimension not in known:
+                raise ConfigError(
+                    f"catalog {self.name!r}, indicator {ind.id!r}: field 'dimension' "
+                    f"{ind.dimension!r} is not a declared dimension (declared: "
+                    f"{', '.join(known)})")
+        empty = [d for d in known if d not in {i.dimension for i in self.indicators}]
+        if empty:
+            raise ConfigError(f"catalog {self.name!r}, dimension {empty[0]!r}: declared, but no "
+                              "indicator belongs to it")
 
 
 def equal_weights(dimensions: Mapping[str, int]) -> dict[str, float]:

@@ -6,6 +6,8 @@ committees); street names here are fictional.
 
 from __future__ import annotations
 
+from assist.features.bilingual import Label
+
 STREETS: dict[str, str] = {
     "S01": "东湖街道",
     "S02": "西林街道",
@@ -62,13 +64,19 @@ PROGRAMMES: dict[str, str] = {
     "temporary": "临时救助",
     "charity": "慈善帮扶",
 }
-CAUSES: dict[str, tuple[str, str]] = {
-    "illness": ("因病", "illness"),
-    "disability": ("因残", "disability"),
-    "unemployment": ("失业", "unemployment"),
-    "education": ("因学", "schooling cost"),
-    "housing": ("住房困难", "housing"),
-    "expenditure": ("支出型", "unavoidable expenditure"),
-    "lack_of_care": ("缺乏照料", "lack of care"),
-    "income_loss": ("收入骤减", "income loss"),
+#: distress causes (致困原因) -> their names
+CAUSES: dict[str, Label] = {
+    "illness": Label(zh="因病", en="illness"),
+    "disability": Label(zh="因残", en="disability"),
+    "unemployment": Label(zh="失业", en="unemployment"),
+    "education": Label(zh="因学", en="schooling cost"),
+    "housing": Label(zh="住房困难", en="housing"),
+    "expenditure": Label(zh="支出型", en="unavoidable expenditure"),
+    "lack_of_care": Label(zh="缺乏照料", en="lack of care"),
+    "income_loss": Label(zh="收入骤减", en="income loss"),
 }
+
+
+def cause_label(code: str) -> Label:
+    """A distress cause's names; an unknown code names itself."""
+    return CAUSES.get(code) or Label.same(code)

@@ -5,6 +5,11 @@ which columns — or pandas ``eval`` expressions over them — are indicators::
 
     name: my-district          # optional
     version: "1"               # optional
+    dimensions:                # optional (see below)
+      - id: income
+        name_zh: 收入             # optional; falls back to name_en, then the id
+        name_en: Income           # optional; falls back to name_zh, then the id
+        order: 1                  # optional; default: position in this list
     indicators:
       - id: income_ratio          # unique, snake_case
         column: income_ratio      # or  expr: "income / members"
@@ -16,6 +21,12 @@ which columns — or pandas ``eval`` expressions over them — are indicators::
         name_en: Income per capita vs minimum-living line   # optional; name_zh likewise
         unit: ratio               # optional
         missing: not_deprived     # optional: not_deprived (default) | deprived | a number to fill
+
+With a ``dimensions`` section, every indicator's ``dimension`` must be one of its ids (an
+unknown id is an error naming the indicator and the id), ids and orders are unique, and every
+declared dimension must hold an indicator (:class:`~assist.features.catalog.Catalog` checks
+all of this). Without one, each dimension id the indicators use is its own name in
+both languages, in order of first appearance.
 
 :func:`load_catalog` turns it into the same :class:`~assist.features.catalog.Catalog` the
 built-in indicators use, so everything downstream (the deprivation index first) works on it.
@@ -30,13 +41,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
-from pydantic import (BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from assist.errors import ConfigError, InputError
-from assist.features.catalog import (NOT_DEPRIVED_IF_MISSING, WEIGHT_TOLERANCE, Catalog,
-                                     Indicator, MissingRule)
+from assist.features.catalog import (
+    NOT_DEPRIVED_IF_MISSING,
+    WEIGHT_TOLERANCE,
+    Catalog,
+    Dimension,
+    Indicator,
+    MissingRule,
+)
 from assist.features.codes import CAUSES
 from assist.yamlfile import read_yaml
 
@@ -50,6 +66,23 @@ EXPR_FUNCTIONS = ("abs", "sqrt", "exp", "expm1", "log", "log1p", "log10", "floor
 _EXPR_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Name,
                ast.Load, ast.Constant, ast.List, ast.Tuple, ast.operator, ast.unaryop,
                ast.boolop, ast.cmpop)
+
+
+class DimensionSpec(BaseModel):
+    """One dimension of a YAML catalog, as written."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, Field(min_length=1)]
+    name_zh: str | None = None
+    name_en: str | None = None
+    order: Annotated[int, Strict()] | None = None
+
+    def to_dimension(self, position: int) -> Dimension:
+        """The catalog entry this spec declares (``position``: 1-based, the default order)."""
+        name_en = self.name_en or self.name_zh or self.id
+        return Dimension(id=self.id, name_zh=self.name_zh or name_en, name_en=name_en,
+                         order=position if self.order is None else self.order)
 
 
 class IndicatorSpec(BaseModel):
@@ -156,6 +189,7 @@ class CatalogSpec(BaseModel):
 
     name: str | None = None
     version: str | None = None
+    dimensions: Annotated[list[DimensionSpec], Field(min_length=1)] | None = None
     indicators: Annotated[list[IndicatorSpec], Field(min_length=1)]
 
     @field_validator("version", mode="before")
@@ -184,6 +218,13 @@ class CatalogSpec(BaseModel):
                 "(tolerance 1e-6)", {"n": len(self.indicators), "total": f"{total:.6g}"})
         return self
 
+    def to_catalog(self, default_name: str) -> Catalog:
+        """The catalog this file declares."""
+        dims = tuple(d.to_dimension(pos) for pos, d in enumerate(self.dimensions or (), start=1))
+        return Catalog(name=self.name or default_name, version=self.version or "1",
+                       indicators=tuple(i.to_indicator() for i in self.indicators),
+                       dimension_entries=dims)
+
 
 def load_catalog(path: Path | str) -> Catalog:
     """Read and validate a YAML catalog; :class:`ConfigError` names file, indicator and field."""
@@ -199,18 +240,20 @@ def load_catalog(path: Path | str) -> Catalog:
         raise ConfigError(f"catalog file {path} is invalid:\n  - " + "\n  - ".join(problems)
                           ) from None
     try:
-        return Catalog(name=spec.name or path.stem, version=spec.version or "1",
-                       indicators=tuple(i.to_indicator() for i in spec.indicators))
+        return spec.to_catalog(path.stem)
     except ConfigError as exc:
         raise ConfigError(f"catalog file {path} is invalid: {exc}") from None
 
 
+_ITEMS = {"indicators": ("indicator", IndicatorSpec), "dimensions": ("dimension", DimensionSpec)}
+
+
 def _describe(err: Any, raw: dict[str, Any]) -> str:
-    """One pydantic error in words: which indicator (id and position) and which field."""
+    """One pydantic error in words: which indicator or dimension (id and position), which field."""
     loc, kind = list(err["loc"]), err["type"]
-    nested = len(loc) >= 2 and loc[0] == "indicators" and isinstance(loc[1], int)
+    nested = len(loc) >= 2 and loc[0] in _ITEMS and isinstance(loc[1], int)
     if kind == "extra_forbidden":
-        known = IndicatorSpec.model_fields if nested else CatalogSpec.model_fields
+        known = _ITEMS[loc[0]][1].model_fields if nested else CatalogSpec.model_fields
         msg = f" is not a known field (known: {', '.join(known)})"
     elif kind == "missing":
         msg = " is required"
@@ -219,12 +262,12 @@ def _describe(err: Any, raw: dict[str, Any]) -> str:
     else:
         msg = f": {err['msg']}"
     if nested:
-        items = raw.get("indicators")
+        items, what = raw.get(loc[0]), _ITEMS[loc[0]][0]
         item = items[loc[1]] if isinstance(items, list) and loc[1] < len(items) else None
         ident = item.get("id") if isinstance(item, dict) else None
-        where = f"indicator #{loc[1] + 1}"
+        where = f"{what} #{loc[1] + 1}"
         if isinstance(ident, str):
-            where = f"indicator {ident!r} (#{loc[1] + 1})"
+            where = f"{what} {ident!r} (#{loc[1] + 1})"
         fields = [x for x in loc[2:] if isinstance(x, str)]
         return f"{where}, field {fields[0]!r}{msg}" if fields else f"{where}{msg}"
     if loc:
@@ -310,7 +353,7 @@ def indicator_values(table: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
         else:
             try:
                 raw = table.eval(ind.expr)
-            except Exception as exc:  # pandas raises many types for a bad expression
+            except Exception as exc:  # noqa: BLE001 - pandas raises many types for a bad expression
                 raise ConfigError(f"catalog {catalog.name!r}, indicator {ind.id!r}, field "
                                   f"'expr': cannot evaluate {ind.expr!r}: {exc}") from None
             if not isinstance(raw, pd.Series):
@@ -349,6 +392,6 @@ def read_table(path: Path | str) -> pd.DataFrame:
             except UnicodeDecodeError:  # Chinese platforms often export GB18030 / GBK
                 return pd.read_csv(path, encoding="gb18030", low_memory=False)
         return pd.read_parquet(path)
-    except Exception as exc:  # pandas and pyarrow raise many types for an unreadable file
+    except Exception as exc:  # noqa: BLE001 - pandas and pyarrow raise many types for an unreadable file
         raise InputError(f"cannot read table: {type(exc).__name__}: {exc}",
                          file=str(path)) from None

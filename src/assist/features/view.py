@@ -16,7 +16,7 @@ of households (with all their rows) gives the same values as building on all of 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property, partial
 
 import numpy as np
@@ -64,7 +64,7 @@ class SourceView:
     """Source tables restricted to what was known at the end of ``as_of`` (``YYYY-MM``)."""
 
     def __init__(self, tables: Tables, as_of: str, *, window_months: int = WINDOW_MONTHS,
-                 line_table=SHANGHAI_MINIMUM_LIVING_LINE, required: Iterable[str] = ()) -> None:
+                 line_table: Mapping[str, float] = SHANGHAI_MINIMUM_LIVING_LINE, required: Iterable[str] = ()) -> None:
         missing = [t for t in ("households", "persons", *required) if t not in tables]
         if missing:
             raise InputError(f"source tables missing for feature building: {', '.join(missing)}")

@@ -138,9 +138,33 @@ def allocate(*, probability: pd.Series, street: pd.Series, referable: pd.DataFra
     _check_floors(streets, capacities, street.astype(str).unique())
     n = len(cand)
     pi, pj = np.nonzero(ref)
-    m = len(pi)
     value = np.array([capacities.programmes.get(c, ProgrammeCapacity()).value for c in codes])
     c = -np.concatenate([prob, prob[pi] * value[pj]])
+    res = milp(c, constraints=_constraints(streets, codes, pi, pj, capacities),
+               integrality=np.ones(n + len(pi)), bounds=Bounds(0, 1),
+               options={"time_limit": time_limit, "disp": False})
+    if res.x is None:
+        raise AllocationInfeasible(
+            f"no allocation meets every street floor with the programme places available "
+            f"(solver: {res.message.strip()}); lower the floors or add places")
+    sol = np.round(res.x).astype(bool)
+    visit = pd.Series(sol[:n], index=cand, name="allocated")
+    offers = np.zeros((n, len(codes)), dtype=bool)
+    offers[pi[sol[n:]], pj[sol[n:]]] = True
+    base = greedy(probability=probability[ok], street=street[ok], referable=referable[ok],
+                  capacities=capacities)
+    return Allocation(visit=visit, offers=pd.DataFrame(offers, index=cand, columns=codes),
+                      objective=float(-res.fun), greedy=base,
+                      status="optimal" if res.status == 0 else res.message.strip(),
+                      seconds=time.perf_counter() - start, candidates=n)
+
+
+def _constraints(streets: np.ndarray, codes: list[str], pi: np.ndarray, pj: np.ndarray,
+                 capacities: Capacities) -> LinearConstraint:
+    """The MILP's rows over ``x`` (visit household i) then ``y`` (offer pair (pi, pj)): street
+    floors and visits, the district's visits, programme places, offers only to visited
+    households, at most one offer per visited household."""
+    n, m = len(streets), len(pi)
     rows, lo, hi = [], [], []
 
     def add(matrix: sparse.spmatrix, lower: np.ndarray, upper: np.ndarray) -> None:
@@ -175,23 +199,7 @@ def allocate(*, probability: pd.Series, street: pd.Series, referable: pd.DataFra
                                sparse.csr_matrix((-np.ones(m), (pi, np.arange(m))), shape=(n, m))])
         add(offer, np.full(n, -np.inf), np.zeros(n))
     A = sparse.vstack(rows, format="csr")  # noqa: N806 - linear-programming notation
-    res = milp(c, constraints=LinearConstraint(A, np.concatenate(lo), np.concatenate(hi)),
-               integrality=np.ones(n + m), bounds=Bounds(0, 1),
-               options={"time_limit": time_limit, "disp": False})
-    if res.x is None:
-        raise AllocationInfeasible(
-            f"no allocation meets every street floor with the programme places available "
-            f"(solver: {res.message.strip()}); lower the floors or add places")
-    sol = np.round(res.x).astype(bool)
-    visit = pd.Series(sol[:n], index=cand, name="allocated")
-    offers = np.zeros((n, len(codes)), dtype=bool)
-    offers[pi[sol[n:]], pj[sol[n:]]] = True
-    base = greedy(probability=probability[ok], street=street[ok], referable=referable[ok],
-                  capacities=capacities)
-    return Allocation(visit=visit, offers=pd.DataFrame(offers, index=cand, columns=codes),
-                      objective=float(-res.fun), greedy=base,
-                      status="optimal" if res.status == 0 else res.message.strip(),
-                      seconds=time.perf_counter() - start, candidates=n)
+    return LinearConstraint(A, np.concatenate(lo), np.concatenate(hi))
 
 
 def _check_floors(streets: np.ndarray, capacities: Capacities, all_streets: np.ndarray) -> None:

@@ -29,8 +29,7 @@ import numpy as np
 import pandas as pd
 
 from assist.features.catalog import Catalog
-from assist.features.codes import CAUSES
-from assist.features.indicators import DIMENSIONS
+from assist.features.codes import cause_label
 from assist.models.need import NeedModel, check_features, describe_mismatch
 
 BIAS = "bias"
@@ -254,7 +253,7 @@ def global_summary(contrib: pd.DataFrame, X: pd.DataFrame,  # noqa: N803
         missing_share=float(missing[j])) for j, ind in enumerate(catalog)]
     dims = by_dimension(contrib, catalog)
     dim_rows = [GroupImportance(
-        key=k, name_zh=DIMENSIONS.get(k, (k, k))[0], name_en=DIMENSIONS.get(k, (k, k))[1],
+        key=k, name_zh=catalog.dimension(k).name_zh, name_en=catalog.dimension(k).name_en,
         mean_abs_contribution=float(dims[k].abs().mean()),
         mean_contribution=float(dims[k].mean())) for k in dims.columns]
     causes = by_cause(contrib, catalog)
@@ -264,7 +263,7 @@ def global_summary(contrib: pd.DataFrame, X: pd.DataFrame,  # noqa: N803
     primary_ok = sums[np.arange(n), primary] > 0 if real else np.zeros(n, dtype=bool)
     primary_share = np.bincount(primary[primary_ok], minlength=len(real)) / n
     cause_rows = [GroupImportance(
-        key=k, name_zh=CAUSES.get(k, (k, k))[0], name_en=CAUSES.get(k, (k, k))[1],
+        key=k, name_zh=cause_label(k).zh, name_en=cause_label(k).en,
         mean_abs_contribution=float(causes[k].abs().mean()),
         mean_contribution=float(causes[k].mean()),
         primary_share=float(primary_share[real.index(k)]) if k in real else None)
@@ -308,5 +307,6 @@ def _factor(ind: Any, value: float, contribution: float) -> Factor:
 
 
 def _cause(code: str, contribution: float) -> CauseContribution:
-    zh, en = CAUSES.get(code, (code, code))
-    return CauseContribution(cause=code, name_zh=zh, name_en=en, contribution=contribution)
+    name = cause_label(code)
+    return CauseContribution(cause=code, name_zh=name.zh, name_en=name.en,
+                             contribution=contribution)

@@ -6,7 +6,8 @@ selection-rate parity alone says nothing about who is missed.
 
 - A row is predicted positive when ``score >= threshold``, or when it is among the ``k``
   highest scores (ties broken by row order, first rows first; :func:`assist.models.metrics.top_k`).
-- Counts per group come from fairlearn's :class:`~fairlearn.metrics.MetricFrame`; every rate is
+- Counts per group come from the per-group engine (:mod:`assist.models.groups`, on fairlearn's
+  :class:`~fairlearn.metrics.MetricFrame`); every rate is
   a ratio of those counts and is ``None`` ("undefined") when its denominator is zero -- never a
   division warning and never fairlearn's silent ``0.0`` (its ``zero_division`` default).
 - ``calibration_gap`` is mean score minus observed rate (``None`` when scores are not in [0, 1]).
@@ -31,9 +32,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import MetricFrame
 
-from assist.models.metrics import MISSING_GROUP, capacity, top_k
+from assist.models.groups import group_metrics, string_labels
+from assist.models.metrics import capacity, top_k
 
 MIN_RATIO, MAX_RATIO = 0.8, 1.25
 #: z of the two-sided 95 % Wilson interval
@@ -74,16 +75,15 @@ RATE_NAMES = tuple(r.name for r in RATES)
 DISPARITY_METRICS = tuple(r.name for r in RATES if r.name != "base_rate")
 
 
-#: what :func:`_counts` returns per group, in order
+#: what :func:`_counts` returns per group
 COUNTS = ("n", "tp", "fp", "tn", "fn", "score_sum")
 
 
-def _counts(y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """Size, confusion counts and score sum of one group: one metric, so MetricFrame hands each
-    group's columns over once (it stacks every column per metric call)."""
+def _counts(y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    """Size, confusion counts and score sum of one group."""
     yt, yp = y_true == 1, y_pred == 1
-    return np.array([yt.size, np.sum(yt & yp), np.sum(~yt & yp), np.sum(~yt & ~yp),
-                     np.sum(yt & ~yp), np.sum(score)], dtype=float)
+    return dict(zip(COUNTS, (yt.size, np.sum(yt & yp), np.sum(~yt & yp), np.sum(~yt & ~yp),
+                             np.sum(yt & ~yp), np.sum(score)), strict=True))
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ def audit(y_true: Any, score: Any, groups: pd.DataFrame, *, threshold: float | N
         rule = "given selection"
     is_prob = bool(s.size and np.all((s >= 0) & (s <= 1)))
     frames = []
-    labels = groups.astype("string").fillna(MISSING_GROUP).reset_index(drop=True)
+    labels = string_labels(groups)
     attributes: list[list[str]] = [[c] for c in labels.columns]
     if intersections:
         attributes += [list(p) for p in itertools.combinations(labels.columns, 2)]
@@ -209,15 +209,9 @@ def audit(y_true: Any, score: Any, groups: pd.DataFrame, *, threshold: float | N
 
 def _group_counts(y: np.ndarray, pred: np.ndarray, s: np.ndarray,
                   sf: pd.DataFrame) -> pd.DataFrame:
-    """Counts per observed group (or combination) via fairlearn's MetricFrame."""
-    mf = MetricFrame(metrics={"counts": _counts}, y_true=y, y_pred=pred, sensitive_features=sf,
-                     sample_params={"counts": {"score": s}})
-    cell = mf.by_group["counts"]
-    seen = cell.map(lambda v: isinstance(v, np.ndarray))  # unobserved pairs of two columns: NaN
-    cell = cell.loc[seen.to_numpy(dtype=bool)]
-    by = pd.DataFrame(np.vstack(cell.to_numpy()) if len(cell) else np.empty((0, len(COUNTS))),
-                      index=cell.index, columns=list(COUNTS))
-    by = by.loc[by["n"] > 0]
+    """Counts per observed group (or combination of two columns' groups)."""
+    by = group_metrics(y, pred, sf, {"counts": _counts}, params={"score": s}).by_group
+    by = by.reindex(columns=list(COUNTS)).loc[lambda f: f["n"] > 0]
     idx = by.index.to_frame(index=False).astype("string")
     group = idx.iloc[:, 0] if idx.shape[1] == 1 else idx.agg(INTERSECTION_SEP.join, axis=1)
     out = pd.DataFrame({"group": group.to_numpy(dtype=object)})

@@ -117,26 +117,35 @@ def parse_rules(data: Any, *, source: str = "programme rules") -> RuleTable:  # 
     """Validate raw YAML data; errors name the programme, rule and field at fault."""
     if not isinstance(data, Mapping) or not isinstance(data.get("programmes"), Mapping):
         raise ConfigError(f"{source}: needs a 'programmes' mapping")
-    programmes = []
-    for code, spec in data["programmes"].items():
-        where = f"{source}: programme {code!r}"
-        if code not in PROGRAMMES:
-            raise ConfigError(f"{where}: unknown programme code (known: {', '.join(PROGRAMMES)})")
-        if not isinstance(spec, Mapping):
-            raise ConfigError(f"{where}: must be a mapping of fields")
-        _no_extra(spec, _PROGRAMME_FIELDS, where)
-        causes = _strings(spec.get("causes", []), f"{where}, field 'causes'")
-        bad = [c for c in causes if c not in CAUSES]
-        if bad:
-            raise ConfigError(f"{where}, field 'causes': unknown cause(s) {bad}")
-        rules = spec.get("rules")
-        if not isinstance(rules, list) or not rules:
-            raise ConfigError(f"{where}, field 'rules': needs a non-empty list of rules")
-        programmes.append(Programme(
-            code=code, name_zh=_text(spec, "name_zh", where), name_en=_text(spec, "name_en", where),
-            causes=tuple(causes), rules=tuple(_rule(r, i, where) for i, r in enumerate(rules)),
-            superseded_by=tuple(_strings(spec.get("superseded_by", []),
-                                         f"{where}, field 'superseded_by'"))))
+    programmes = [_programme(code, spec, f"{source}: programme {code!r}")
+                  for code, spec in data["programmes"].items()]
+    _check_references(programmes, source)
+    return RuleTable(version=int(data.get("version", 1)), programmes=tuple(programmes))
+
+
+def _programme(code: str, spec: Any, where: str) -> Programme:  # noqa: ANN401
+    """One programme of the table, validated (errors name the programme and field)."""
+    if code not in PROGRAMMES:
+        raise ConfigError(f"{where}: unknown programme code (known: {', '.join(PROGRAMMES)})")
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{where}: must be a mapping of fields")
+    _no_extra(spec, _PROGRAMME_FIELDS, where)
+    causes = _strings(spec.get("causes", []), f"{where}, field 'causes'")
+    bad = [c for c in causes if c not in CAUSES]
+    if bad:
+        raise ConfigError(f"{where}, field 'causes': unknown cause(s) {bad}")
+    rules = spec.get("rules")
+    if not isinstance(rules, list) or not rules:
+        raise ConfigError(f"{where}, field 'rules': needs a non-empty list of rules")
+    return Programme(
+        code=code, name_zh=_text(spec, "name_zh", where), name_en=_text(spec, "name_en", where),
+        causes=tuple(causes), rules=tuple(_rule(r, i, where) for i, r in enumerate(rules)),
+        superseded_by=tuple(_strings(spec.get("superseded_by", []),
+                                     f"{where}, field 'superseded_by'")))
+
+
+def _check_references(programmes: list[Programme], source: str) -> None:
+    """Programmes named by ``superseded_by`` and ``gap_of`` exist, and gap rules do not chain."""
     codes = [p.code for p in programmes]
     for p in programmes:
         for ref, field in [*((s, "superseded_by") for s in p.superseded_by),
@@ -150,7 +159,6 @@ def parse_rules(data: Any, *, source: str = "programme rules") -> RuleTable:  # 
             if set(r.gap_of) & gapped:
                 raise ConfigError(f"{source}: programme {p.code!r}, rule {r.id!r}, field "
                                   "'gap_of': may not name a programme that has gap rules itself")
-    return RuleTable(version=int(data.get("version", 1)), programmes=tuple(programmes))
 
 
 def _rule(spec: Any, i: int, where: str) -> Rule:  # noqa: ANN401

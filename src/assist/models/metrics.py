@@ -14,15 +14,19 @@ is undefined on the data (AUC with one class, recall without positives, Brier on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from assist.models.groups import MISSING_GROUP, group_metrics
+
+__all__ = ["ECE_BINS", "METRICS", "MISSING_GROUP", "MetricSpec", "capacity", "evaluate",
+           "evaluate_by_group", "expected_calibration_error", "top_k"]
+
 ECE_BINS = 10
-#: group label of rows whose group value is missing
-MISSING_GROUP = "(missing)"
 
 
 @dataclass(frozen=True)
@@ -62,10 +66,14 @@ def evaluate(y_true: Any, score: Any, *, k: int) -> dict[str, Any]:
     hits = int(y[top_k(s, k)].sum())
     out["precision_at_k"] = hits / min(k, n) if n else None
     out["recall_at_k"] = hits / pos if pos else None
-    is_prob = n > 0 and bool(np.all((s >= 0.0) & (s <= 1.0)))
-    out["brier"] = float(brier_score_loss(y, s, pos_label=1)) if is_prob else None
-    out["ece"] = expected_calibration_error(y, s) if is_prob else None
-    return out
+    return out | _probability_quality(y, s)
+
+
+def _probability_quality(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
+    """Brier and ECE of ``p`` (``None`` when ``p`` is not a probability, or without rows)."""
+    is_prob = y.size > 0 and bool(np.all((p >= 0.0) & (p <= 1.0)))
+    return {"brier": float(brier_score_loss(y, p, pos_label=1)) if is_prob else None,
+            "ece": expected_calibration_error(y, p) if is_prob else None}
 
 
 def top_k(score: Any, k: int) -> np.ndarray:
@@ -88,12 +96,14 @@ def expected_calibration_error(y_true: Any, prob: Any, *, bins: int = ECE_BINS) 
 
 
 def evaluate_by_group(y_true: Any, score: Any, groups: pd.DataFrame, *,
-                      k_share: float) -> pd.DataFrame:
+                      k_share: float, prob: Any = None) -> pd.DataFrame:
     """Metrics overall and per value of each group column, with k = k_share × group size.
 
     Besides :func:`evaluate`'s columns (``k`` is each group's own capacity), two columns judge
     the overall top ``k_share`` selection: ``selected_share`` (share of the group selected)
-    and ``recall_at_overall_k`` (share of the group's positives selected).
+    and ``recall_at_overall_k`` (share of the group's positives selected). Groups come from
+    :func:`assist.models.groups.group_metrics`: ordered by value, missing values last.
+    With ``prob`` (a probability per row), ``brier`` and ``ece`` judge it instead of ``score``.
     """
     y, s = _arrays(y_true, score)
     if not 0 < k_share <= 1:
@@ -105,12 +115,18 @@ def evaluate_by_group(y_true: Any, score: Any, groups: pd.DataFrame, *,
             raise ValueError(f"{name} and groups must have the same index (rows in order)")
     selected = np.zeros(y.size, dtype=bool)
     selected[top_k(s, capacity(k_share, y.size))] = True
-    rows = [_group_row("(all)", "(all)", np.ones(y.size, dtype=bool), y, s, selected, k_share)]
-    for col in groups.columns:
-        codes, uniques = pd.factorize(groups[col], sort=True, use_na_sentinel=True)
-        labels = [*uniques.tolist(), MISSING_GROUP] if (codes < 0).any() else uniques.tolist()
-        for code, label in zip([*range(len(uniques)), -1], labels, strict=False):
-            rows.append(_group_row(str(col), label, codes == code, y, s, selected, k_share))
+    params = {"selected": selected} | ({} if prob is None else {"prob": _arrays(y, prob)[1]})
+    spec = {"metrics": partial(_at_capacity, k_share=k_share)}
+    # one column at a time: its groups, not combinations with the other columns' groups
+    frames = [group_metrics(y, s, groups.iloc[:, [i]], spec, params=params)
+              for i in range(groups.shape[1])]
+    overall = frames[0].overall if frames else group_metrics(
+        y, s, groups.iloc[:, :0], spec, params=params).overall
+    rows = [{"group": "(all)", "value": "(all)", **overall}]
+    for col, frame in zip(groups.columns, frames, strict=True):
+        by = frame.by_group
+        rows += [{"group": str(col), "value": str(value), **r}
+                 for value, r in zip(by.index, by.to_dict("records"), strict=True)]
     return pd.DataFrame(rows)
 
 
@@ -119,15 +135,18 @@ def capacity(k_share: float, n: int) -> int:
     return max(1, int(np.floor(k_share * n + 0.5))) if n else 0
 
 
-def _group_row(group: str, value: Any, mask: np.ndarray, y: np.ndarray, s: np.ndarray,
-               selected: np.ndarray, k_share: float) -> dict[str, Any]:
-    n = int(mask.sum())
-    row: dict[str, Any] = {"group": group, "value": str(value)}
-    row |= evaluate(y[mask], s[mask], k=max(1, capacity(k_share, n)))
+def _at_capacity(y_true: Any, score: Any, *, selected: Any, k_share: float,
+                 prob: Any = None) -> dict[str, Any]:
+    """:func:`evaluate` of one group at its own capacity, and its share of the overall top k."""
+    y, s = _arrays(y_true, score)
+    chosen = np.asarray(selected, dtype=bool).ravel()
+    n, pos = y.size, int(y.sum())
+    row = evaluate(y, s, k=max(1, capacity(k_share, n)))
+    if prob is not None:
+        row |= _probability_quality(*_arrays(y, prob))
     row["k"] = capacity(k_share, n)
-    pos = int(y[mask].sum())
-    row["selected_share"] = float(selected[mask].mean()) if n else None
-    row["recall_at_overall_k"] = float((selected & mask & (y > 0)).sum() / pos) if pos else None
+    row["selected_share"] = float(chosen.mean()) if n else None
+    row["recall_at_overall_k"] = float((chosen & (y > 0)).sum() / pos) if pos else None
     return row
 
 

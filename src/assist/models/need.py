@@ -30,6 +30,7 @@ from assist.errors import AssistError
 from assist.features.catalog import Catalog
 from assist.features.indicators import CATALOG
 from assist.models.calibration import ISOTONIC_MIN_ROWS, METHODS, Calibrator, fit_calibrator
+from assist.storage.atomic import write_json
 
 FORMAT = "assist.need_model"
 FORMAT_VERSION = 1
@@ -178,11 +179,8 @@ class NeedModel:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the fitted model to one JSON file; returns the path."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return write_json(self.to_dict(), Path(path), indent=None, sort_keys=False,
+                          allow_nan=True, newline=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, expected_features: Sequence[str],

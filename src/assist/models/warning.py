@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from assist.features.bilingual import Label
 from assist.features.catalog import Catalog
 from assist.features.indicators import CATALOG
 
@@ -65,12 +66,12 @@ def need_band(probability: np.ndarray | pd.Series, cuts: Mapping[str, float]) ->
 
 @dataclass(frozen=True)
 class Event:
-    """A trigger event: its dimension and how to detect it from two months of indicators."""
+    """A trigger event: its dimension, its name in words, and how to detect it from two months
+    of indicators."""
 
     name: str
     dimension: str
-    text_en: str
-    text_zh: str
+    text: Label
     detect: Callable[[pd.DataFrame, pd.DataFrame, WarningConfig], np.ndarray]
 
 
@@ -100,16 +101,19 @@ def _water_silence(cur: pd.DataFrame, prev: pd.DataFrame, cfg: WarningConfig) ->
 
 
 EVENTS: tuple[Event, ...] = (
-    Event("new_hospital_stay", "health", "new hospital stay", "新增住院",
+    Event("new_hospital_stay", "health", Label(zh="新增住院", en="new hospital stay"),
           lambda c, p, cfg: _rose(c, p, "hospital_stays_12m")),
-    Event("job_loss", "employment", "job loss", "新近失业", _job_loss),
-    Event("income_drop", "income", "sharp income drop", "收入骤降", _income_drop),
-    Event("water_silence", "living", "no water use by an elderly person living alone",
-          "独居老人用水异常", _water_silence),
+    Event("job_loss", "employment", Label(zh="新近失业", en="job loss"), _job_loss),
+    Event("income_drop", "income", Label(zh="收入骤降", en="sharp income drop"), _income_drop),
+    Event("water_silence", "living",
+          Label(zh="独居老人用水异常", en="no water use by an elderly person living alone"),
+          _water_silence),
 )
-SCORE_FLAGS = {"band_up": ("need band rose", "需求等级上升"),
-               "score_jump": ("probability jumped", "需求概率大幅上升")}
+SCORE_FLAGS: dict[str, Label] = {"band_up": Label(zh="需求等级上升", en="need band rose"),
+                                 "score_jump": Label(zh="需求概率大幅上升", en="probability jumped")}
 FLAGS: tuple[str, ...] = (*SCORE_FLAGS, *(e.name for e in EVENTS))
+#: every flag's name, in :data:`FLAGS` order
+FLAG_LABELS: dict[str, Label] = {**SCORE_FLAGS, **{e.name: e.text for e in EVENTS}}
 
 
 def early_warning(*, current: pd.DataFrame, previous: pd.DataFrame, config: WarningConfig,
@@ -202,9 +206,9 @@ def _words(out: pd.DataFrame, *, current: pd.DataFrame, prev: pd.DataFrame, rise
         else:
             e = next(x for x in EVENTS if x.name == f)
             n = np.char.mod("%d", others[f][hit]).astype(object)
-            en[hit] += e.text_en + np.where(poor[hit], " (multidimensionally poor); ",
+            en[hit] += e.text.en + np.where(poor[hit], " (multidimensionally poor); ",
                                             " (deprived in " + n + " other dimensions); ")
-            zh[hit] += e.text_zh + np.where(poor[hit], "（多维贫困）；", "（另有" + n + "个维度被剥夺）；")
+            zh[hit] += e.text.zh + np.where(poor[hit], "（多维贫困）；", "（另有" + n + "个维度被剥夺）；")
     score = out["band_up"].to_numpy() | out["score_jump"].to_numpy()
     if score.any():
         b, a = (np.char.mod("%.2f", np.nan_to_num(x[score])).astype(object) for x in index_change)

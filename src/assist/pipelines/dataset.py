@@ -34,10 +34,10 @@ from assist.features.custom import expression_names, indicator_values, load_cata
 from assist.features.labels import LABEL_OF_OUTCOME
 from assist.features.policy import month_end
 from assist.features.view import WINDOW_MONTHS
+from assist.ingest.pseudonym import Pseudonymiser
 from assist.pipelines.featurize import tables_by_month
-from assist.pipelines.pseudonym import Pseudonymiser
-from assist.pipelines.store import MANIFEST_FILE, file_sha256, list_snapshots, load_tables
 from assist.settings import Settings
+from assist.storage.store import MANIFEST_FILE, file_sha256, list_snapshots, load_tables
 
 TRUTH_FILE = "need.parquet"
 #: below this share of households found in the truth file, the join is refused (wrong key?)
@@ -320,7 +320,7 @@ def table_labels(df: pd.DataFrame, label: str, *, catalog: Catalog, file: str) -
                               f"a rule over columns ({', '.join(map(repr, unknown))} not found)")
         try:
             hit = pd.Series(np.asarray(df.eval(label)), index=df.index)
-        except Exception as exc:  # pandas raises many types for a bad expression
+        except Exception as exc:  # noqa: BLE001 - pandas raises many types for a bad expression
             raise ConfigError(f"section 'data', field 'label': cannot evaluate {label!r}: "
                               f"{exc}") from None
         y = hit.astype(bool).astype(float)

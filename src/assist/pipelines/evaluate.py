@@ -12,10 +12,8 @@ the number of verified households selected); ROC-AUC, PR-AUC, Brier and ECE use 
 labelled households. Against the simulator's hidden truth every household counts. On a set
 of labelled rows only (k-fold), k is the capacity share of those rows.
 
-Baselines: the Alkire–Foster deprivation score c_i (a ranking, not a probability: no Brier or
-ECE) and a logistic regression (median imputation + missing indicators, clipped to the 1st-99th
-training percentiles, then scaled: heavy-tailed indicators such as financial assets would
-otherwise decide a linear model's top k by extrapolation).
+Baselines (:mod:`assist.pipelines.baselines`): the Alkire–Foster deprivation score and a
+logistic regression.
 """
 
 from __future__ import annotations
@@ -27,19 +25,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from rich.progress import Progress
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
 from assist.errors import ConfigError, InputError
 from assist.experiments.config import ExperimentConfig
 from assist.features.catalog import Catalog
-from assist.models.deprivation import alkire_foster
 from assist.models.metrics import capacity, evaluate, evaluate_by_group, top_k
 from assist.models.need import NeedModel
+from assist.pipelines.baselines import deprivation_score, fit_logistic, logistic_proba
 from assist.pipelines.dataset import Dataset, MonthData
 
 MODEL, LOGISTIC, DEPRIVATION, PRODUCTION = "model", "logistic", "deprivation", "production"
@@ -109,46 +103,6 @@ def capacity_share(*, k: int | None, k_pct: float | None, households: int) -> fl
     """Share of households selected: ``k`` households, ``k_pct``, or the smaller of the two."""
     shares = [s for s in (None if k is None else k / max(households, 1), k_pct) if s is not None]
     return float(min(1.0, min(shares)))
-
-
-# -- baselines -------------------------------------------------------------------------------
-def deprivation_score(X: pd.DataFrame, catalog: Catalog, *, k: float) -> np.ndarray:  # noqa: N803
-    """Alkire–Foster deprivation score c_i of each household (the index's ranking)."""
-    return alkire_foster(X, catalog, k=k).scores.to_numpy(dtype=float)
-
-
-class Winsorise(TransformerMixin, BaseEstimator):
-    """Clip each column to its training quantiles (heavy tails would dominate a linear model)."""
-
-    def __init__(self, lower: float = 0.01, upper: float = 0.99) -> None:
-        self.lower = lower
-        self.upper = upper
-
-    def fit(self, X: np.ndarray, y: Any = None) -> Winsorise:  # noqa: N803
-        """Learn each column's clipping bounds."""
-        self.bounds_ = np.quantile(np.asarray(X, dtype=float), [self.lower, self.upper], axis=0)
-        return self
-
-    def transform(self, X: np.ndarray) -> np.ndarray:  # noqa: N803
-        """Clip the columns to the learned bounds."""
-        return np.clip(np.asarray(X, dtype=float), self.bounds_[0], self.bounds_[1])
-
-
-def fit_logistic(X: pd.DataFrame, y: np.ndarray, *, c: float) -> Pipeline:  # noqa: N803
-    """Logistic regression with median imputation, missing-value indicators, clipping to the
-    1st-99th training percentiles and scaling."""
-    pipe = Pipeline([
-        ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
-        ("clip", Winsorise()),
-        ("scale", StandardScaler()),
-        ("logit", LogisticRegression(C=c, max_iter=5000)),
-    ])
-    return pipe.fit(X.to_numpy(dtype=float, na_value=np.nan), np.asarray(y, dtype=int))
-
-
-def logistic_proba(pipe: Pipeline, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
-    """Probability of need from the logistic baseline."""
-    return pipe.predict_proba(X.to_numpy(dtype=float, na_value=np.nan))[:, 1]
 
 
 # -- metrics ---------------------------------------------------------------------------------
@@ -223,12 +177,10 @@ def group_metrics(test: MonthData, scores: Mapping[str, Scored], *,
             k_share = share if target == TRUTH or not test.complete else \
                 min(1.0, max(1, sel[rows].sum()) / rows.sum())
             groups = test.groups.loc[rows].reset_index(drop=True)
-            df = evaluate_by_group(y[rows], s.rank[rows], groups, k_share=k_share)
-            if s.prob is None:
-                df[["brier", "ece"]] = np.nan
-            else:
-                p = evaluate_by_group(y[rows], s.prob[rows], groups, k_share=k_share)
-                df[["brier", "ece"]] = p[["brier", "ece"]].to_numpy(dtype=float, na_value=np.nan)
+            prob = None if s.prob is None else s.prob[rows]  # brier and ece judge it
+            df = evaluate_by_group(y[rows], s.rank[rows], groups, k_share=k_share, prob=prob)
+            df[["brier", "ece"]] = np.nan if prob is None else \
+                df[["brier", "ece"]].to_numpy(dtype=float, na_value=np.nan)
             frames.append(df.assign(target=target, scorer=name))
     if not frames:
         return pd.DataFrame()

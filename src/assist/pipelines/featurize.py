@@ -7,10 +7,6 @@ and groups) and ``meta.json``, atomically: a failed run leaves the previous fold
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,7 +21,10 @@ from assist.features.attributes import household_attributes
 from assist.features.catalog import Catalog
 from assist.features.schemas import TABLE_ORDER
 from assist.features.view import WINDOW_MONTHS, SourceView, months_needed
-from assist.pipelines.store import load_tables, window
+from assist.storage.atomic import replacing, write_json
+from assist.storage.store import load_tables, window
+
+META_FILE = "meta.json"
 
 
 @dataclass(frozen=True)
@@ -52,23 +51,12 @@ def load_features(folder: Path, as_of: str) -> tuple[pd.DataFrame, pd.DataFrame]
 
 
 def write_frames_atomically(target: Path, frames: dict[str, pd.DataFrame], meta: dict) -> None:
-    """Write Parquet frames and ``meta.json`` into ``target`` via a temporary sibling and renames."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    """Write Parquet frames and ``meta.json`` into ``target`` as a whole, or not at all
+    (:func:`assist.storage.atomic.replacing`)."""
+    with replacing(Path(target), marker=META_FILE) as tmp:
         for name, df in frames.items():
             df.to_parquet(tmp / f"{name}.parquet")
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        write_json(meta, tmp / META_FILE, ensure_ascii=True, allow_nan=True, newline=False)
 
 
 def load_for_features(store: Path, as_of: str) -> dict[str, pd.DataFrame]:

@@ -1,161 +1,52 @@
 """Stage ``score``: every household scored, ranked, explained where it matters, matched, allocated.
 
-Writes the versioned scoring snapshot ``<out>/<as_of>/`` as a whole or not at all
-(:mod:`assist.pipelines.atomic`): ``scores.parquet`` (every household), ``referrals.parquet``
-and ``referrals/<street>.csv|parquet`` (allocated referrals first, then the waiting list and
-flagged households), ``summary.json`` (model version, data snapshot, config hash, counts,
-allocation vs greedy, flags, precision against the hidden truth on simulated data), and
-``<out>/current.json`` naming the latest complete snapshot.
+Writes the versioned scoring snapshot ``<out>/<as_of>/`` as a whole or not at all, in the
+format of :mod:`assist.storage.snapshot`: ``scores.parquet`` (every household),
+``referrals.parquet`` and ``referrals/<street>.csv|parquet`` (allocated referrals first, then
+the waiting list and flagged households), ``summary.json`` (model version, data snapshot,
+config hash, counts, allocation vs greedy, flags, precision against the hidden truth on
+simulated data), and ``<out>/current.json`` naming the latest complete snapshot. Top factors,
+programmes and reasons are lists.
 
 Features come from the one feature path (:mod:`assist.pipelines.featurize` and
-:func:`assist.features.build`). Early warning compares with last month: its scores snapshot
-when there is one, else last month scored afresh from the same single read of the store
-(:func:`~assist.pipelines.featurize.load_for_months`). Explanations (TreeSHAP) are computed
+:func:`assist.features.build`). Early warning compares with last month
+(:mod:`assist.pipelines.previous`). The config is :mod:`assist.pipelines.score_config`.
+Explanations (TreeSHAP) are computed
 only for the households listed — referral candidates (allocated and waiting list) and flagged
 households; the rest are explained on demand.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from assist.errors import ConfigError
+from assist.experiments.tracking import MODEL_NAME
 from assist.features import CATALOG, build
 from assist.features.attributes import household_attributes
 from assist.features.catalog import Catalog
 from assist.models import matching
-from assist.models.allocation import Capacities, ProgrammeCapacity, StreetCapacity, allocate
+from assist.models.allocation import allocate
 from assist.models.deprivation import alkire_foster
 from assist.models.explain import contributions, explanations_from
 from assist.models.need import NeedModel
-from assist.models.warning import WarningConfig, counts, early_warning, need_band
-from assist.pipelines.atomic import replacing
-from assist.pipelines.featurize import load_for_features, load_for_months, tables_as_of
+from assist.models.warning import counts, early_warning, need_band
 from assist.pipelines.dataset import TRUTH_FILE, true_need
-from assist.pipelines.store import (MANIFEST_FILE, file_sha256, list_snapshots, read_scores,
-                                    write_json)
-from assist.yamlfile import read_yaml
-
-SUMMARY_FILE = "summary.json"
-CURRENT_FILE = "current.json"
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Bands(_Section):
-    """Cut points of the need bands on the calibrated probability."""
-
-    medium: Annotated[float, Field(gt=0, lt=1)] = 0.2
-    high: Annotated[float, Field(gt=0, le=1)] = 0.5
-
-
-class StreetEntry(_Section):
-    """Visits per month and floor of one street (or ``default``)."""
-
-    visits: Annotated[int, Field(ge=0)]
-    floor: Annotated[int, Field(ge=0)] = 0
-
-
-class ProgrammeEntry(_Section):
-    """Places, budget, cost per place and optional value of one programme."""
-
-    places: Annotated[int, Field(ge=0)] | None = None
-    budget: Annotated[float, Field(ge=0)] | None = None
-    cost: Annotated[float, Field(ge=0)] = 0.0
-    value: Annotated[float, Field(ge=0)] = 0.0
-
-
-class AllocationSection(_Section):
-    """Capacities of the month."""
-
-    district_visits: Annotated[int, Field(ge=0)] | None = None
-    candidates_per_street: Annotated[int, Field(ge=1)] | None = None
-    time_limit_s: Annotated[float, Field(gt=0)] = 60.0
-    streets: dict[str, StreetEntry] = Field(default_factory=lambda: {"default": StreetEntry(visits=40, floor=5)})
-    programmes: dict[str, ProgrammeEntry] = Field(default_factory=dict)
-
-
-class WarningSection(_Section):
-    """Early-warning thresholds (see :class:`assist.models.warning.WarningConfig`)."""
-
-    jump: Annotated[float, Field(gt=0, le=1)] = 0.15
-    jump_relative: Annotated[float, Field(ge=0)] = 1.0
-    band_margin: Annotated[float, Field(ge=0, lt=1)] = 0.05
-    confirm_deprivation_rise: Annotated[float, Field(gt=0, le=1)] = 0.1
-    event_other_dimensions: Annotated[int, Field(ge=1, le=6)] = 3
-    income_drop: Annotated[float, Field(gt=0, le=1)] = 0.3
-    water_silent_days: Annotated[float, Field(gt=0)] = 5.0
-
-
-class EvaluationSection(_Section):
-    """Top k of the precision against the hidden truth (None: the visit total)."""
-
-    top_k: Annotated[int, Field(ge=1)] | None = None
-
-
-class ScoringConfig(_Section):
-    """The scoring config (``experiments/scoring.yaml``)."""
-
-    config_version: int = 1
-    bands: Bands = Bands()
-    deprivation_k: Annotated[float, Field(gt=0, le=1)] = 0.3333
-    explain_top: Annotated[int, Field(ge=0, le=22)] = 3
-    programmes: str | None = None
-    allocation: AllocationSection = AllocationSection()
-    warning: WarningSection = WarningSection()
-    evaluation: EvaluationSection = EvaluationSection()
-
-    def rule_table(self) -> matching.RuleTable:
-        """The programme rule table the config names (default: the built-in one)."""
-        return matching.load_rules(self.programmes)
-
-    def capacities(self) -> Capacities:
-        """Allocation capacities."""
-        a = self.allocation
-        return Capacities(
-            streets={k: StreetCapacity(v.visits, v.floor) for k, v in a.streets.items()},
-            programmes={k: ProgrammeCapacity(v.places, v.budget, v.cost, v.value)
-                        for k, v in a.programmes.items()},
-            district_visits=a.district_visits, candidates_per_street=a.candidates_per_street)
-
-    def warning_config(self) -> WarningConfig:
-        """Early-warning thresholds."""
-        return WarningConfig(**self.warning.model_dump())
-
-
-def load_scoring_config(path: Path | None) -> ScoringConfig:
-    """Read and validate a scoring config; errors name the section and field."""
-    if path is None:
-        return ScoringConfig()
-    data = read_yaml(path, what="scoring config") or {}
-    try:
-        cfg = ScoringConfig.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        raise ConfigError(f"scoring config {path}: field {where!r}: {first['msg']}") from None
-    if cfg.bands.medium >= cfg.bands.high:
-        raise ConfigError(f"scoring config {path}: field 'bands': medium must be below high")
-    unknown = sorted(set(cfg.allocation.programmes) - set(matching.PROGRAMMES))
-    if unknown:
-        raise ConfigError(f"scoring config {path}: field 'allocation.programmes': unknown "
-                          f"programme(s) {unknown}")
-    if cfg.programmes is not None and not Path(cfg.programmes).is_absolute():
-        cfg = cfg.model_copy(update={"programmes": str(Path(path).parent / cfg.programmes)})
-    cfg.rule_table()  # validates the rule table too
-    return cfg
+from assist.pipelines.previous import load_months
+from assist.pipelines.score_config import (  # noqa: F401  (also imported from here)
+    ScoringConfig,
+    StreetEntry,
+    config_digest,
+    load_scoring_config,
+)
+from assist.storage import snapshot
+from assist.storage.store import MANIFEST_FILE, file_sha256
 
 
 @dataclass(frozen=True)
@@ -204,53 +95,20 @@ def add_ranks(scores: pd.DataFrame) -> pd.DataFrame:
 
 def explain_columns(*, model: NeedModel, values: pd.DataFrame, probability: pd.Series,
                     top: int, catalog: Catalog = CATALOG) -> pd.DataFrame:
-    """Top factors (zh/en) and primary and secondary cause of the given households."""
-    cols = ["primary_cause", "secondary_cause", "top_factors_en", "top_factors_zh"]
-    if values.empty:
-        return pd.DataFrame(columns=cols, index=values.index, dtype="string")
-    X = values[catalog.ids]  # noqa: N806
-    ex = explanations_from(contributions(model, X), X, catalog,
-                           probability=probability.reindex(values.index).to_numpy(), top=top)
-    rows = [(e.primary_cause.cause if e.primary_cause else None,
-             e.secondary_cause.cause if e.secondary_cause else None,
-             "; ".join(f.sentence_en for f in e.factors),
-             "；".join(f.sentence_zh for f in e.factors)) for e in ex]
-    return pd.DataFrame(rows, columns=cols, index=values.index).astype("string")
-
-
-def previous_month(as_of: str) -> str:
-    """The month before ``as_of``."""
-    return str(pd.Period(as_of, freq="M") - 1)
-
-
-def _previous(*, out: Path, store: Path, as_of: str, model: NeedModel, config: ScoringConfig,
-              tables: dict[str, pd.DataFrame] | None) -> tuple[pd.DataFrame | None, str]:
-    """Last month's probabilities, bands, deprivation index and indicators: its snapshot, else
-    scored afresh from ``tables`` (loaded once for both months; None: the store has no month)."""
-    prev = previous_month(as_of)
-    path = out / prev / "scores.parquet"
-    if path.exists():
-        return read_scores(path), f"snapshot {path.parent}"
-    if tables is None:
-        return None, f"no month {prev} in the store or the scores: no early warning"
-    return (previous_from_tables(tables=tables, as_of=as_of, model=model, config=config),
-            f"scored afresh from the store's {prev} with the same model")
-
-
-def previous_from_tables(*, tables: dict[str, pd.DataFrame], as_of: str, model: NeedModel,
-                         config: ScoringConfig) -> pd.DataFrame:
-    """Last month's indicators, probability, band and deprivation index, scored afresh from
-    ``tables`` covering both months (any set of households: a district or one Spark bucket)."""
-    prev = previous_month(as_of)
-    values = build(tables_as_of(tables, prev), prev)
-    raw = model.predict_raw(values[CATALOG.ids])
-    af = alkire_foster(values[CATALOG.ids], CATALOG, k=config.deprivation_k)
-    frame = values
-    frame["probability"] = model.calibrate(raw)
-    frame["band"] = need_band(frame["probability"], config.bands.model_dump())
-    frame["deprivation_score"] = af.scores.to_numpy()
-    frame["deprivation_poor"] = af.poor.to_numpy()
-    return frame
+    """Primary and secondary cause and top factors (lists of sentences, en/zh) of the given
+    households."""
+    ex = []
+    if not values.empty:
+        X = values[catalog.ids]  # noqa: N806
+        ex = explanations_from(contributions(model, X), X, catalog,
+                               probability=probability.reindex(values.index).to_numpy(), top=top)
+    cause = lambda c: c.cause if c else None  # noqa: E731
+    return pd.DataFrame({
+        "primary_cause": pd.array([cause(e.primary_cause) for e in ex], dtype="string"),
+        "secondary_cause": pd.array([cause(e.secondary_cause) for e in ex], dtype="string"),
+        "top_factors_en": pd.Series([[f.sentence_en for f in e.factors] for e in ex], dtype=object),
+        "top_factors_zh": pd.Series([[f.sentence_zh for f in e.factors] for e in ex], dtype=object),
+    }).set_axis(values.index)
 
 
 @dataclass(frozen=True)
@@ -289,17 +147,6 @@ def household_stage(*, tables: dict[str, pd.DataFrame], as_of: str, model: NeedM
     return HouseholdStage(values=values, scores=scores, match=m, flags=flags)
 
 
-def _load(store: Path, out: Path, as_of: str) -> tuple[dict[str, pd.DataFrame],
-                                                         dict[str, pd.DataFrame] | None]:
-    """The tables of ``as_of`` and, when last month must be scored afresh, tables covering both
-    months (one read of the store)."""
-    prev = previous_month(as_of)
-    if (out / prev / "scores.parquet").exists() or prev not in list_snapshots(store):
-        return load_for_features(store, as_of), None
-    both = load_for_months(store, as_of, earlier=1)
-    return tables_as_of(both, as_of), both
-
-
 def truth_precision(*, truth_dir: Path | None, key: str | None, as_of: str, scores: pd.DataFrame,
                     allocated: pd.Index, k: int) -> dict[str, Any] | None:
     """Precision of the district top k and of the allocated referrals against the hidden truth."""
@@ -329,14 +176,12 @@ def run_scoring(*, store: Path, as_of: str, out: Path, model: NeedModel, model_v
         timings[name] = round(time.perf_counter() - t0 - sum(timings.values()), 3)
 
     store, out = Path(store), Path(out)
-    tables, both = _load(store, out, as_of)
-    previous, previous_source = _previous(out=out, store=store, as_of=as_of, model=model,
-                                          config=config, tables=both)
-    del both
+    months = load_months(store=store, out=out, as_of=as_of, model=model, config=config)
     lap("previous")
-    stage = household_stage(tables=tables, as_of=as_of, model=model, config=config,
-                            previous=previous, lap=lap)
-    del previous, tables
+    stage = household_stage(tables=months.tables, as_of=as_of, model=model, config=config,
+                            previous=months.previous, lap=lap)
+    previous_source = months.previous_source
+    del months
     values, scores, m, flags = stage.values, stage.scores, stage.match, stage.flags
     capacities = config.capacities()
     alloc = allocate(probability=scores["probability"], street=scores["street_code"],
@@ -361,21 +206,15 @@ def run_scoring(*, store: Path, as_of: str, out: Path, model: NeedModel, model_v
         scores=scores, match=m, alloc=alloc, referrals=referrals,
         flag_counts=counts(flags) if flags is not None else None,
         previous_source=previous_source, truth_dir=truth_dir, key=key, timings=timings)
-    folder = out / as_of
-    with replacing(folder, marker=SUMMARY_FILE) as tmp:
-        scores.to_parquet(tmp / "scores.parquet")
-        referrals.to_parquet(tmp / "referrals.parquet")
-        (tmp / "referrals").mkdir()
-        for street, part in referrals.groupby("street_code", sort=True):
-            part.to_parquet(tmp / "referrals" / f"{street}.parquet")
-            part.to_csv(tmp / "referrals" / f"{street}.csv", encoding="utf-8")
+
+    def finish() -> dict[str, Any]:
         lap("write")
         summary["seconds"] = round(time.perf_counter() - t0, 3)
-        write_json(summary, tmp / SUMMARY_FILE)
-    pointer = out / f".{CURRENT_FILE}.tmp"
-    write_json({"as_of": as_of, "folder": str(folder), "model_version": model_version,
-                "config_hash": config_hash}, pointer)
-    pointer.replace(out / CURRENT_FILE)
+        return summary
+
+    folder = snapshot.write_snapshot(out, as_of, scores=scores, referrals=referrals,
+                                     summary=finish, model_version=model_version,
+                                     config_hash=config_hash)
     return ScoreRun(folder=folder, summary=summary)
 
 
@@ -416,8 +255,8 @@ def _referrals(*, scores: pd.DataFrame, listed: pd.Index, match: matching.Match,
             "primary_cause", "secondary_cause", "top_factors_en", "top_factors_zh"]
     out = scores.loc[listed, keep].copy()
     offered = alloc.offers.reindex(listed, fill_value=False)
-    out["allocated_programmes"] = matching.describe(match, listed, only=offered)["programmes"]
-    out = out.join(matching.describe(match, listed))
+    out["allocated_programmes"] = programme_lists(match, listed, only=offered)["programmes"]
+    out = out.join(programme_lists(match, listed))
     if flags is not None:
         out = out.join(flags.loc[listed, ["flags", "changes_en", "changes_zh"]])
     else:
@@ -428,16 +267,21 @@ def _referrals(*, scores: pd.DataFrame, listed: pd.Index, match: matching.Match,
     return out
 
 
-def config_digest(config: ScoringConfig) -> str:
-    """SHA-256 of the scoring config and the rule table it uses."""
-    text = json.dumps({"config": config.model_dump(mode="json"),
-                       "rules": config.rule_table().digest()}, sort_keys=True)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def programme_lists(match: matching.Match, households: pd.Index, *,
+                    only: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`assist.models.matching.describe` with programme codes and reasons (en/zh) as lists,
+    cut at the separators ``describe`` joins them with (``causes_addressed`` stays text)."""
+    out = matching.describe(match, households, only=only)
+    for col in ("programmes", "reasons_en", "reasons_zh"):
+        sep = snapshot.LIST_COLUMNS[col]
+        out[col] = pd.Series([v.split(sep) if v else [] for v in out[col].fillna("")],
+                             index=out.index, dtype=object)
+    return out
 
 
 def resolve_model(*, model: str = "production", model_path: Path | None = None,
                   tracking_uri: str | None = None,
-                  registered_model: str = "assist-need-model") -> tuple[NeedModel, str]:
+                  registered_model: str = MODEL_NAME) -> tuple[NeedModel, str]:
     """The need model to score with and its version label: a saved JSON file, or a version
     (or the ``production`` alias) of the registered model."""
     from assist.errors import InputError

@@ -21,8 +21,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assist.serving import errors, pages
 from assist.serving.audit import AuditWriter
-from assist.serving.deps import PRINCIPAL_TTL_SECONDS, PrincipalCache, route_template
 from assist.serving.db import API_THREADS, make_engine, session_factory
+from assist.serving.deps import PRINCIPAL_TTL_SECONDS, PrincipalCache, route_template
 from assist.serving.routers import auth, decisions, health, households, models, referrals, reports
 from assist.settings import Settings
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
+from cachetools import TTLCache
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,24 +28,32 @@ from assist.settings import Settings
 _bearer = HTTPBearer(auto_error=False)
 #: how long a looked-up caller is trusted before the users table is read again
 PRINCIPAL_TTL_SECONDS = 5.0
+#: most callers remembered at once (ids come from signed tokens: only real users)
+PRINCIPAL_MAX_ENTRIES = 10_000
+_ABSENT = object()
 
 
 class PrincipalCache:
     """User id -> the caller (or None: unknown or disabled), re-read from the store after
-    ``ttl`` seconds. Thread-safe; holds one entry per user who called recently."""
+    ``ttl`` seconds (a :class:`cachetools.TTLCache` timed by ``clock``). Thread-safe; holds one
+    entry per user who called recently, at most ``maxsize`` (least recently used dropped)."""
 
     def __init__(self, sessions: sessionmaker[Session], *, ttl: float = PRINCIPAL_TTL_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 maxsize: int = PRINCIPAL_MAX_ENTRIES) -> None:
         self.sessions, self.ttl, self.clock = sessions, ttl, clock
-        self._entries: dict[int, tuple[float, Principal | None]] = {}
-        self._lock = threading.Lock()
+        # the timer reads ``self.clock`` on every call, so a clock set later (tests) applies
+        self._entries: TTLCache[int, Principal | None] = TTLCache(maxsize, ttl,
+                                                                  timer=lambda: self.clock())
+        self._lock = threading.Lock()  # a TTLCache is not thread-safe, even to read
 
     def cached(self, user_id: int) -> tuple[bool, Principal | None]:
         """``(fresh, principal)`` from memory; ``fresh`` is False when the store must be read."""
-        entry = self._entries.get(user_id)
-        if entry is None or entry[0] <= self.clock():
+        with self._lock:
+            who = self._entries.get(user_id, _ABSENT)
+        if who is _ABSENT:
             return False, None
-        return True, entry[1]
+        return True, who
 
     def load(self, user_id: int) -> Principal | None:
         """Read the user from the store (blocking) and remember the answer for ``ttl``."""
@@ -52,9 +61,7 @@ class PrincipalCache:
             user = session.get(User, user_id)
             who = principal(user) if user is not None and user.active else None
         with self._lock:
-            if len(self._entries) > 10_000:  # ids come from signed tokens: only real users
-                self._entries.clear()
-            self._entries[user_id] = (self.clock() + self.ttl, who)
+            self._entries[user_id] = who
         return who
 
     def get(self, user_id: int) -> Principal | None:

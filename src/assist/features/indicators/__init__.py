@@ -1,9 +1,11 @@
 """The built-in indicator catalog: 22 indicators in 7 dimensions, declared once.
 
-Each dimension is a module; each indicator is a function there, decorated with its catalog
-entry (:func:`assist.features.indicators._spec.indicator`). This package assembles them, in
-module and definition order, into :data:`CATALOG` with equal weights per dimension and
-equal weights within a dimension.
+Each dimension is a module declaring its :class:`~assist.features.catalog.Dimension` entry
+(``DIMENSION``: id, Chinese and English name, order); each indicator is a function there,
+decorated with its catalog entry (:func:`assist.features.indicators._spec.indicator`). This
+package assembles them, in dimension order and definition order, into :data:`CATALOG` with
+equal weights per dimension and equal weights within a dimension. Dimension names are read
+from the catalog (:meth:`~assist.features.catalog.Catalog.dimension`), never from here.
 """
 
 from __future__ import annotations
@@ -13,16 +15,6 @@ from types import ModuleType
 from assist.features.catalog import Catalog, Indicator, equal_weights
 from assist.features.indicators import care, education, employment, health, housing, income, living
 
-#: dimension -> (Chinese, English) names, in catalog order
-DIMENSIONS: dict[str, tuple[str, str]] = {
-    "income": ("收入", "Income"),
-    "living": ("生活", "Living conditions"),
-    "housing": ("居住", "Housing"),
-    "health": ("健康", "Health"),
-    "employment": ("就业", "Employment"),
-    "education": ("教育", "Education"),
-    "care": ("家庭照护", "Family care"),
-}
 MODULES: tuple[ModuleType, ...] = (income, living, housing, health, employment, education, care)
 CATALOG_VERSION = "2026.11.1"
 
@@ -35,7 +27,8 @@ def builders(module: ModuleType) -> list:
 
 def assemble() -> Catalog:
     """Build the catalog from the dimension modules."""
-    per_dim = {m.DIMENSION: builders(m) for m in MODULES}
+    modules = sorted(MODULES, key=lambda m: m.DIMENSION.order)
+    per_dim = {m.DIMENSION.id: builders(m) for m in modules}
     weights = equal_weights({d: len(fns) for d, fns in per_dim.items()})
     entries = []
     for dim, fns in per_dim.items():
@@ -48,7 +41,8 @@ def assemble() -> Catalog:
                 sources=spec.sources, missing=spec.missing, compute=fn,
                 sentence_en=spec.sentence_en, sentence_zh=spec.sentence_zh,
             ))
-    return Catalog(name="builtin", version=CATALOG_VERSION, indicators=tuple(entries))
+    return Catalog(name="builtin", version=CATALOG_VERSION, indicators=tuple(entries),
+                   dimension_entries=tuple(m.DIMENSION for m in modules))
 
 
 CATALOG: Catalog = assemble()

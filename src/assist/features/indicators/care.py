@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from assist.features.catalog import MissingRule
+from assist.features.catalog import Dimension, MissingRule
 from assist.features.indicators._spec import indicator
 from assist.features.view import ELDERLY_AGE, SourceView, ratio
 
-DIMENSION = "care"
+DIMENSION = Dimension(id="care", name_zh="家庭照护", name_en="Family care", order=7)
 CHILD_AGE, OLD_AGE = 15, 65          # dependency ratio: <16 and 65+ over 16-64
 ABLE_ADULT = (18, 69)                # who can give care
 YOUNG_CHILD, FRAIL_AGE = 6, 75

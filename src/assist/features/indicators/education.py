@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from assist.features.catalog import Dimension
 from assist.features.indicators._spec import indicator
 from assist.features.view import SCHOOL_AGE, SourceView, as_bool, as_float, ratio
 
-DIMENSION = "education"
+DIMENSION = Dimension(id="education", name_zh="教育", name_en="Education", order=6)
 
 
 @indicator(

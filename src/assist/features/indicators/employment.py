@@ -7,13 +7,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assist.features.catalog import MissingRule
+from assist.features.catalog import Dimension, MissingRule
 from assist.features.indicators._spec import indicator
 from assist.features.view import (
-    WORKING_AGE, SourceView, arrow_ids, as_bool, as_float, ratio,
+    WORKING_AGE,
+    SourceView,
+    arrow_ids,
+    as_bool,
+    as_float,
+    ratio,
 )
 
-DIMENSION = "employment"
+DIMENSION = Dimension(id="employment", name_zh="就业", name_en="Employment", order=5)
 DAYS_PER_MONTH = 30.4375
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from assist.features.catalog import MissingRule
+from assist.features.catalog import Dimension, MissingRule
 from assist.features.indicators._spec import indicator
 from assist.features.view import SourceView, as_bool, as_float, ratio
 
-DIMENSION = "health"
+DIMENSION = Dimension(id="health", name_zh="健康", name_en="Health", order=4)
 
 
 @indicator(

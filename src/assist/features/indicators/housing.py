@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from assist.features.catalog import MissingRule
+from assist.features.catalog import Dimension, MissingRule
 from assist.features.indicators._spec import indicator
 from assist.features.view import SourceView, as_bool, as_float, ratio
 
-DIMENSION = "housing"
+DIMENSION = Dimension(id="housing", name_zh="居住", name_en="Housing", order=3)
 #: condition -> hardship score (0 good ... 3 dilapidated)
 CONDITION_SCORE = {"good": 0.0, "old": 1.0, "shared_facilities": 2.0, "dilapidated": 3.0}
 SHARED_FACILITIES_SCORE = 2.0

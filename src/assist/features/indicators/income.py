@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from assist.features.catalog import MissingRule
+from assist.features.catalog import Dimension, MissingRule
 from assist.features.indicators._spec import indicator
 from assist.features.view import SourceView, as_float, ratio
 
-DIMENSION = "income"
+DIMENSION = Dimension(id="income", name_zh="收入", name_en="Income", order=1)
 
 
 @indicator(

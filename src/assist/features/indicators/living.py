@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from assist.features.catalog import MissingRule
+from assist.features.catalog import Dimension, MissingRule
 from assist.features.indicators._spec import indicator
 from assist.features.view import ELDERLY_AGE, SourceView, as_float, factorize_runs, ratio
 
-DIMENSION = "living"
+DIMENSION = Dimension(id="living", name_zh="生活", name_en="Living conditions", order=2)
 SILENCE_WINDOW_DAYS = 30
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -31,7 +31,7 @@ SPARK_EXTRA_HINT = "pip install '.[spark]'"
 PANDAS3_WARNING = r"PySpark does not yet fully support pandas >= 3\.0\.0"
 
 
-class Engine(str, Enum):
+class Engine(StrEnum):
     """Where ``features`` and ``score`` run: this machine (pandas) or a Spark cluster."""
 
     pandas = "pandas"

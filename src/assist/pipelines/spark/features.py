@@ -24,10 +24,20 @@ from assist.features.attributes import household_attributes
 from assist.features.catalog import Catalog
 from assist.pipelines.featurize import FeatureRun
 from assist.pipelines.spark import pandas3_warning_filtered
-from assist.pipelines.spark.storeio import (BUCKET_COL, bucket_tables, delete, feature_windows,
-                                            join, read_tables, replace_folder, store_snapshots,
-                                            temporary_sibling, uri, write_text)
-from assist.pipelines.store import TABLES_DIR
+from assist.pipelines.spark.storeio import (
+    BUCKET_COL,
+    bucket_tables,
+    delete,
+    feature_windows,
+    join,
+    read_tables,
+    replace_folder,
+    store_snapshots,
+    temporary_sibling,
+    uri,
+    write_text,
+)
+from assist.storage.store import TABLES_DIR
 
 HOUSEHOLDS_PER_BUCKET = 20_000
 PARTS = {"features": "f__", "profile": "p__", "attributes": "a__"}

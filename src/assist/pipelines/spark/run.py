@@ -6,6 +6,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from assist.experiments.tracking import MODEL_NAME
 from assist.pipelines.spark import require_pyspark
 
 
@@ -23,7 +24,7 @@ def features_with_spark(*, store: str | Path, as_of: str, out: str | Path,
 
 
 def score_with_spark(s: Any, *, as_of: str, model: str = "production",  # noqa: ANN401
-                     model_path: Path | None = None, model_name: str = "assist-need-model",
+                     model_path: Path | None = None, model_name: str = MODEL_NAME,
                      config: Path | None = None, store: str | Path | None = None,
                      out_dir: str | Path | None = None, master: str | None = None,
                      buckets: int | None = None, status: Any = None) -> tuple[Any, str]:  # noqa: ANN401

@@ -4,23 +4,24 @@ Per bucket of households (``applyInPandas``; ``cogroup`` with last month's snaps
 is one), the pandas engine's own per-household stage,
 :func:`~assist.pipelines.score.household_stage`: features, attributes, raw score, calibration,
 band and deprivation index, programme matching and early warning against last month (scored
-afresh by :func:`~assist.pipelines.score.previous_from_tables` when it has no snapshot). The
+afresh by :func:`~assist.pipelines.previous.previous_from_tables` when it has no snapshot). The
 need model and the scoring config travel to the executors as broadcast variables.
 
 On the driver, over the collected small columns, the global work with the same functions:
 :func:`~assist.pipelines.score.add_ranks` (ties by household id), the MILP
 :func:`~assist.models.allocation.allocate`, then — on the executors again, for the listed
 households only — :func:`~assist.pipelines.score.explain_columns`, and the referral lists and
-summary. The snapshot folder has the pandas engine's files; ``scores.parquet`` is a Parquet
-dataset with a ``household_id`` column. It replaces the previous folder only once complete.
+summary. The snapshot has the pandas engine's format (:mod:`assist.storage.snapshot`: file
+names, list columns, summary and pointer texts); ``scores.parquet`` is a Parquet dataset with a
+``household_id`` column. It replaces the previous folder only once complete.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +32,35 @@ from assist.models import matching
 from assist.models.allocation import allocate
 from assist.models.need import NeedModel
 from assist.models.warning import FLAGS, counts
+from assist.pipelines import previous as last_month
 from assist.pipelines.featurize import tables_as_of
-from assist.pipelines.score import (CURRENT_FILE, SUMMARY_FILE, ScoreRun, ScoringConfig,
-                                    _referrals, add_ranks, explain_columns, household_stage,
-                                    previous_from_tables, previous_month, summarise)
+from assist.pipelines.previous import previous_from_tables, previous_month
+from assist.pipelines.score import (
+    ScoreRun,
+    ScoringConfig,
+    _referrals,
+    add_ranks,
+    explain_columns,
+    household_stage,
+    summarise,
+)
 from assist.pipelines.spark import pandas3_warning_filtered
 from assist.pipelines.spark.features import choose_buckets
-from assist.pipelines.spark.storeio import (BUCKET_COL, bucket_tables, delete, exists,
-                                            feature_windows, join, read_tables, replace_folder,
-                                            store_snapshots, temporary_sibling, uri, write_text)
-from assist.pipelines.store import MANIFEST_FILE, file_sha256
+from assist.pipelines.spark.storeio import (
+    BUCKET_COL,
+    bucket_tables,
+    exists,
+    feature_windows,
+    join,
+    local_path,
+    read_tables,
+    replacing_folder,
+    store_snapshots,
+    uri,
+    write_text,
+)
+from assist.storage import snapshot
+from assist.storage.store import MANIFEST_FILE, file_sha256
 
 RANKS = ("rank_district", "rank_street", "rank_community")
 SCORE_TYPES = {"street_code": "string", "community_code": "string", "raw_score": "double",
@@ -53,6 +73,10 @@ FLAG_TYPES = {**dict.fromkeys(FLAGS, "boolean"), "warning": "boolean", "flags": 
 MATCH_PARTS = {"e__": ("eligible", "boolean"), "c__": ("receiving", "boolean"),
                "r__": ("referable", "boolean"), "u__": ("rule", "string")}
 PREVIOUS_COLUMNS = ("probability", "band", "deprivation_score", "deprivation_poor")
+CAUSE_COLUMNS = ("primary_cause", "secondary_cause")
+#: the explanation columns (top factors are lists, as in the snapshot)
+EXPLAIN_DDL = ("household_id string, primary_cause string, secondary_cause string, "
+               "top_factors_en array<string>, top_factors_zh array<string>")
 
 
 def stage_schema(codes: list[str], *, with_flags: bool) -> dict[str, str]:
@@ -140,14 +164,110 @@ def _strip(df: pd.DataFrame, prefix: str) -> pd.DataFrame:
     return df[cols].rename(columns=lambda c: c[len(prefix):])
 
 
-def run_scoring_spark(spark: Any, *, store: str | Path, as_of: str, out: str | Path,  # noqa: ANN401, C901
+@dataclass(frozen=True)
+class _Plan:
+    """Where last month comes from and which snapshots of the store to read."""
+
+    mode: str  # snapshot | tables | none (see assist.pipelines.previous.source)
+    previous_source: str
+    previous_scores: str
+    snapshots: dict[str, list[str]]
+
+
+def _plan(spark: Any, store_uri: str, out_uri: str, as_of: str) -> _Plan:  # noqa: ANN401
+    held = store_snapshots(spark, store_uri)
+    prev = previous_month(as_of)
+    prev_path = join(out_uri, prev, snapshot.SCORES_FILE)
+    mode = last_month.source(has_snapshot=exists(spark, prev_path), in_store=prev in held)
+    now = feature_windows(as_of, held)
+    snapshots = dict(now)
+    if mode == "tables":
+        earlier = feature_windows(prev, held)
+        snapshots = {t: sorted(set(now[t]) | set(earlier[t])) for t in now}
+    return _Plan(mode, last_month.describe(mode, month=prev, folder=join(out_uri, prev)),
+                 prev_path, snapshots)
+
+
+def _stage(spark: Any, plan: _Plan, *, store_uri: str, as_of: str, model: NeedModel,  # noqa: ANN401
+           config: ScoringConfig, columns: dict[str, str], n: int) -> Any:  # noqa: ANN401
+    """The per-household stage of every bucket (a persisted Spark frame of ``columns``)."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F  # noqa: N812
+
+    rows = read_tables(spark, store_uri, plan.snapshots, buckets=n)
+    body = bucket_scores(plan.snapshots, as_of, spark.sparkContext.broadcast(model), config,
+                         list(columns), plan.mode)
+    if plan.mode == "snapshot":
+        last = spark.read.parquet(plan.previous_scores)
+        keep = [c for c in ["household_id", *CATALOG.ids, *PREVIOUS_COLUMNS] if c in last.columns]
+        last = last.select(*keep).withColumn(
+            BUCKET_COL, F.pmod(F.xxhash64("household_id"), F.lit(n)))
+        stage = rows.groupBy(BUCKET_COL).cogroup(last.groupBy(BUCKET_COL)).applyInPandas(
+            body, schema=_ddl(columns))
+    else:
+        stage = rows.groupBy(BUCKET_COL).applyInPandas(body, schema=_ddl(columns))
+    return stage.persist(StorageLevel.MEMORY_AND_DISK)
+
+
+@dataclass(frozen=True)
+class _Month:
+    """The month's global results on the driver (small columns only)."""
+
+    scores: pd.DataFrame
+    match: matching.Match
+    alloc: Any
+    flags: pd.DataFrame | None  # the listed households' flag columns
+    flag_bools: pd.DataFrame | None  # every household's flag booleans
+    listed: pd.Index
+    expl: pd.DataFrame
+
+
+def _month(spark: Any, stage: Any, *, columns: dict[str, str], mode: str, model: NeedModel,  # noqa: ANN401
+           config: ScoringConfig, lap: Callable[[str], None]) -> _Month:
+    """Ranks and allocation over the collected small columns; explanations, rules and flags
+    of the listed households (on the executors)."""
+    from pyspark.sql import functions as F  # noqa: N812
+
+    small = ["household_id", *[f"s__{c}" for c in SCORE_TYPES],
+             *[c for c in columns if c[:3] in ("e__", "c__", "r__")],
+             *[f"w__{f}" for f in (*FLAGS, "warning") if mode != "none"]]
+    collected = _collect(stage.select(*small))
+    lap("households")
+    scores = add_ranks(_strip(collected, "s__"))
+    eligible, receiving, referable = (_strip(collected, p) for p in ("e__", "c__", "r__"))
+    lap("scores")
+    alloc = allocate(probability=scores["probability"], street=scores["street_code"],
+                     referable=referable, capacities=config.capacities(),
+                     time_limit=config.allocation.time_limit_s)
+    lap("allocation")
+    flag_bools = _strip(collected, "w__").astype(bool) if mode != "none" else None
+    flagged = (flag_bools.index[flag_bools["warning"].to_numpy(dtype=bool)]
+               if flag_bools is not None else pd.Index([]))
+    listed = alloc.visit.index.union(flagged)
+    ids = spark.createDataFrame([(h,) for h in listed], "household_id string")
+    detail = stage.join(F.broadcast(ids), "household_id")
+    explained = detail.select("household_id", *[f"f__{i}" for i in CATALOG.ids],
+                              "s__probability").mapInPandas(
+        explainer(spark.sparkContext.broadcast(model), config.explain_top), schema=EXPLAIN_DDL)
+    expl = _collect(explained).reindex(listed)
+    expl[list(CAUSE_COLUMNS)] = expl[list(CAUSE_COLUMNS)].astype("string")
+    listed_rows = _collect(detail.select(
+        "household_id", *[c for c in columns if c.startswith(("u__", "w__"))])).reindex(listed)
+    lap("explanations")
+    table = config.rule_table()
+    rule = _strip(listed_rows, "u__").reindex(columns=table.codes).fillna("")
+    m = matching.Match(table=table, eligible=eligible.astype(bool), rule=rule,
+                       receiving=receiving.astype(bool), referable=referable.astype(bool))
+    return _Month(scores=scores, match=m, alloc=alloc, listed=listed, expl=expl,
+                  flags=_strip(listed_rows, "w__") if mode != "none" else None,
+                  flag_bools=flag_bools)
+
+
+def run_scoring_spark(spark: Any, *, store: str | Path, as_of: str, out: str | Path,  # noqa: ANN401
                       model: NeedModel, model_version: str, config: ScoringConfig,
                       config_hash: str, truth_dir: Path | None = None, key: str | None = None,
                       buckets: int | None = None) -> ScoreRun:
     """Score ``as_of`` on Spark and write its snapshot (see the module docstring)."""
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F  # noqa: N812
-
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -155,103 +275,40 @@ def run_scoring_spark(spark: Any, *, store: str | Path, as_of: str, out: str | P
         timings[name] = round(time.perf_counter() - t0 - sum(timings.values()), 3)
 
     store_uri, out_uri = uri(store), uri(out)
-    held = store_snapshots(spark, store_uri)
-    prev = previous_month(as_of)
-    prev_path = join(out_uri, prev, "scores.parquet")
-    if exists(spark, prev_path):
-        mode, previous_source = "snapshot", f"snapshot {join(out_uri, prev)}"
-    elif prev in held:
-        mode, previous_source = "tables", f"scored afresh from the store's {prev} with the same model"
-    else:
-        mode, previous_source = "none", f"no month {prev} in the store or the scores: no early warning"
-    now = feature_windows(as_of, held)
-    snapshots = dict(now)
-    if mode == "tables":
-        earlier = feature_windows(prev, held)
-        snapshots = {t: sorted(set(now[t]) | set(earlier[t])) for t in now}
-    table = config.rule_table()
-    columns = stage_schema(table.codes, with_flags=mode != "none")
-    sc = spark.sparkContext
+    plan = _plan(spark, store_uri, out_uri, as_of)
+    columns = stage_schema(config.rule_table().codes, with_flags=plan.mode != "none")
     with pandas3_warning_filtered():
         n = buckets or choose_buckets(spark, store_uri, as_of)
-        rows = read_tables(spark, store_uri, snapshots, buckets=n)
-        body = bucket_scores(snapshots, as_of, sc.broadcast(model), config, list(columns), mode)
-        if mode == "snapshot":
-            last = spark.read.parquet(prev_path)
-            keep = [c for c in ["household_id", *CATALOG.ids, *PREVIOUS_COLUMNS] if c in last.columns]
-            last = last.select(*keep).withColumn(
-                BUCKET_COL, F.pmod(F.xxhash64("household_id"), F.lit(n)))
-            stage = rows.groupBy(BUCKET_COL).cogroup(last.groupBy(BUCKET_COL)).applyInPandas(
-                body, schema=_ddl(columns))
-        else:
-            stage = rows.groupBy(BUCKET_COL).applyInPandas(body, schema=_ddl(columns))
-        stage = stage.persist(StorageLevel.MEMORY_AND_DISK)
+        stage = _stage(spark, plan, store_uri=store_uri, as_of=as_of, model=model,
+                       config=config, columns=columns, n=n)
         try:
-            small = ["household_id", *[f"s__{c}" for c in SCORE_TYPES],
-                     *[c for c in columns if c[:3] in ("e__", "c__", "r__")],
-                     *[f"w__{f}" for f in (*FLAGS, "warning") if mode != "none"]]
-            collected = _collect(stage.select(*small))
-            lap("households")
-            scores = add_ranks(_strip(collected, "s__"))
-            eligible, receiving, referable = (_strip(collected, p) for p in ("e__", "c__", "r__"))
-            lap("scores")
-            capacities = config.capacities()
-            alloc = allocate(probability=scores["probability"], street=scores["street_code"],
-                             referable=referable, capacities=capacities,
-                             time_limit=config.allocation.time_limit_s)
-            lap("allocation")
-            chosen = alloc.visit.index[alloc.visit.to_numpy()]
-            flag_bools = _strip(collected, "w__") if mode != "none" else None
-            flagged = (flag_bools.index[flag_bools["warning"].to_numpy(dtype=bool)]
-                       if flag_bools is not None else pd.Index([]))
-            listed = alloc.visit.index.union(flagged)
-            ids = spark.createDataFrame([(h,) for h in listed], "household_id string")
-            detail = stage.join(F.broadcast(ids), "household_id")
-            explained = detail.select("household_id", *[f"f__{i}" for i in CATALOG.ids],
-                                      "s__probability").mapInPandas(
-                explainer(sc.broadcast(model), config.explain_top),
-                schema="household_id string, primary_cause string, secondary_cause string, "
-                       "top_factors_en string, top_factors_zh string")
-            expl = _collect(explained).reindex(listed).astype("string")
-            listed_rows = _collect(detail.select(
-                "household_id", *[c for c in columns if c.startswith(("u__", "w__"))])).reindex(listed)
-            lap("explanations")
-            scores["candidate"] = scores.index.isin(alloc.visit.index)
-            scores["allocated"] = scores.index.isin(chosen)
-            scores["warning"] = (flag_bools["warning"].astype(bool) if flag_bools is not None
-                                 else False)
-            rule = _strip(listed_rows, "u__").reindex(columns=table.codes).fillna("")
-            m = matching.Match(table=table, eligible=eligible.astype(bool), rule=rule,
-                               receiving=receiving.astype(bool), referable=referable.astype(bool))
-            flags = _strip(listed_rows, "w__") if mode != "none" else None
-            listed_scores = scores.loc[listed].join(expl)
-            referrals = _referrals(scores=listed_scores, listed=listed, match=m, alloc=alloc,
-                                   flags=flags)
+            mo = _month(spark, stage, columns=columns, mode=plan.mode, model=model,
+                        config=config, lap=lap)
+            scores = mo.scores
+            scores["candidate"] = scores.index.isin(mo.alloc.visit.index)
+            scores["allocated"] = scores.index.isin(mo.alloc.visit.index[mo.alloc.visit.to_numpy()])
+            scores["warning"] = mo.flag_bools["warning"] if mo.flag_bools is not None else False
+            referrals = _referrals(scores=scores.loc[mo.listed].join(mo.expl), listed=mo.listed,
+                                   match=mo.match, alloc=mo.alloc, flags=mo.flags)
             summary = summarise(
                 as_of=as_of, model_version=model_version, config=config,
                 config_hash=config_hash, data_snapshot={
                     "store": store_uri, "manifest_sha256": _manifest_sha256(spark, store_uri),
                     "as_of": as_of},
-                scores=scores, match=m, alloc=alloc, referrals=referrals,
-                flag_counts=counts(flag_bools.astype(bool)) if flag_bools is not None else None,
-                previous_source=previous_source, truth_dir=truth_dir, key=key, timings=timings)
+                scores=scores, match=mo.match, alloc=mo.alloc, referrals=referrals,
+                flag_counts=counts(mo.flag_bools) if mo.flag_bools is not None else None,
+                previous_source=plan.previous_source, truth_dir=truth_dir, key=key,
+                timings=timings)
             summary.update({"engine": "spark", "buckets": n})
             folder = join(out_uri, as_of)
-            tmp = temporary_sibling(folder)
-            try:
-                _write_scores(spark, stage, scores, expl, join(tmp, "scores.parquet"))
+            with replacing_folder(spark, folder, marker=snapshot.SUMMARY_FILE) as tmp:
+                _write_scores(spark, stage, scores, mo.expl, join(tmp, snapshot.SCORES_FILE))
                 _write_referrals(spark, referrals, tmp)
                 lap("write")
                 summary["seconds"] = round(time.perf_counter() - t0, 3)
-                write_text(spark, join(tmp, SUMMARY_FILE),
-                           json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False,
-                                      allow_nan=False) + "\n")
-                replace_folder(spark, tmp, folder)
-            finally:
-                delete(spark, tmp)
-            write_text(spark, join(out_uri, CURRENT_FILE), json.dumps(
-                {"as_of": as_of, "folder": folder, "model_version": model_version,
-                 "config_hash": config_hash}, indent=2, sort_keys=True) + "\n")
+                write_text(spark, join(tmp, snapshot.SUMMARY_FILE), snapshot.summary_text(summary))
+            write_text(spark, join(out_uri, snapshot.CURRENT_FILE), snapshot.pointer_text(
+                as_of=as_of, folder=folder, model_version=model_version, config_hash=config_hash))
         finally:
             stage.unpersist()
     return ScoreRun(folder=Path(folder) if "://" not in folder else folder, summary=summary)
@@ -261,11 +318,10 @@ def _write_scores(spark: Any, stage: Any, scores: pd.DataFrame, expl: pd.DataFra
                   target: str) -> None:
     """Every household's scores, ranks, allocation, explanation and indicators (the pandas
     engine's ``scores.parquet`` columns, in its order, plus ``household_id``)."""
-    import pyarrow as pa
     from pyspark.sql import functions as F  # noqa: N812
 
     glob = scores[[*RANKS, "candidate", "allocated", "warning"]].join(expl)
-    glob = pa.Table.from_pandas(glob.reset_index(), preserve_index=False)
+    glob = snapshot.arrow_table(glob.reset_index(), preserve_index=False)
     joined = stage.join(spark.createDataFrame(glob), "household_id", "left")
     cols = [F.col("household_id")]
     cols += [F.col(f"s__{c}").alias(c) for c in list(SCORE_TYPES)[:-1]]
@@ -277,20 +333,15 @@ def _write_scores(spark: Any, stage: Any, scores: pd.DataFrame, expl: pd.DataFra
 
 def _write_referrals(spark: Any, referrals: pd.DataFrame, tmp: str) -> None:  # noqa: ANN401
     """Referral lists: one file and one per street (CSV and Parquet), as the pandas engine."""
-    if "://" in tmp and not tmp.startswith("file:"):  # a cluster file system: Spark writes
-        import pyarrow as pa
-
-        frame = spark.createDataFrame(pa.Table.from_pandas(referrals.reset_index(),
-                                                           preserve_index=False))
-        frame.write.parquet(join(tmp, "referrals.parquet"))
-        frame.write.partitionBy("street_code").parquet(join(tmp, "referrals"))
+    base = local_path(tmp)
+    if base is not None:
+        snapshot.write_referrals(referrals, base)
         return
-    base = Path(tmp.removeprefix("file:"))
-    referrals.to_parquet(base / "referrals.parquet")
-    (base / "referrals").mkdir()
-    for street, part in referrals.groupby("street_code", sort=True):
-        part.to_parquet(base / "referrals" / f"{street}.parquet")
-        part.to_csv(base / "referrals" / f"{street}.csv", encoding="utf-8")
+    # a cluster file system: Spark writes (no per-street CSV)
+    frame = spark.createDataFrame(snapshot.arrow_table(referrals.reset_index(),
+                                                       preserve_index=False))
+    frame.write.parquet(join(tmp, snapshot.REFERRALS_FILE))
+    frame.write.partitionBy("street_code").parquet(join(tmp, snapshot.REFERRALS_DIR))
 
 
 def _manifest_sha256(spark: Any, store: str) -> str:  # noqa: ANN401

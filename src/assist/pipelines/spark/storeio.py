@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,9 @@ import pandas as pd
 from assist.errors import InputError
 from assist.features.schemas import TABLE_ORDER, TABLES, dtypes
 from assist.features.view import months_needed
-from assist.pipelines.store import (MANIFEST_FILE, STORE_FORMAT, TABLES_DIR, list_snapshots,
-                                    window)
+from assist.storage.atomic import replacing
+from assist.storage.atomic import write_text as write_local_text
+from assist.storage.store import MANIFEST_FILE, STORE_FORMAT, TABLES_DIR, list_snapshots, window
 
 TABLE_COL = "_table"
 BUCKET_COL = "_bucket"
@@ -42,6 +44,15 @@ def uri(location: str | Path) -> str:
 def join(base: str, *parts: str) -> str:
     """``base/part/...`` for a Hadoop URI or local path."""
     return "/".join([base.rstrip("/"), *parts])
+
+
+def local_path(location: str) -> Path | None:
+    """The local path of a location (a plain path or a ``file:`` URI); None on a cluster."""
+    if "://" not in location and not location.startswith("file:"):
+        return Path(location)
+    if location.startswith("file:"):
+        return Path(location.removeprefix("file://").removeprefix("file:"))
+    return None
 
 
 # -- Hadoop file system -------------------------------------------------------------------------
@@ -62,7 +73,11 @@ def read_text(spark: Any, location: str) -> str:  # noqa: ANN401
 
 
 def write_text(spark: Any, location: str, text: str) -> None:  # noqa: ANN401
-    """Write a small text file (UTF-8), replacing it."""
+    """Write a small text file (UTF-8), replacing it (atomically on a local file system)."""
+    local = local_path(location)
+    if local is not None:
+        write_local_text(text, local)
+        return
     fs, path = _fs(spark, location)
     stream = fs.create(path, True)
     try:
@@ -85,6 +100,24 @@ def replace_folder(spark: Any, tmp: str, target: str) -> None:  # noqa: ANN401
         raise OSError(f"could not move the new output into place: {target}")
     if old is not None:
         fs.delete(old, True)
+
+
+@contextmanager
+def replacing_folder(spark: Any, target: str, *, marker: str) -> Iterator[str]:  # noqa: ANN401
+    """Yield where to write the new ``target``; swap it in when the block succeeds, drop it when
+    it fails. Locally :func:`assist.storage.atomic.replacing` (with its repair of a swap cut
+    short); on a cluster a hidden sibling and :func:`replace_folder`."""
+    local = local_path(target)
+    if local is not None:
+        with replacing(local, marker=marker) as staging:
+            yield str(staging)
+        return
+    tmp = temporary_sibling(target)
+    try:
+        yield tmp
+        replace_folder(spark, tmp, target)
+    finally:
+        delete(spark, tmp)
 
 
 def delete(spark: Any, location: str) -> None:  # noqa: ANN401

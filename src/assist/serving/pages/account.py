@@ -9,10 +9,17 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from assist.serving.deps import SessionDep, SettingsDep
 from assist.serving.pages import session as cookies
-from assist.serving.pages.i18n import LANGUAGES
-from assist.serving.pages.i18n import N_
-from assist.serving.pages.web import (FormBody, PagePrincipal, check_csrf, field, page_principal,
-                                      render, safe_next, SignIn)
+from assist.serving.pages.i18n import LANGUAGES, N_
+from assist.serving.pages.web import (
+    FormBody,
+    PagePrincipal,
+    SignIn,
+    check_csrf,
+    field,
+    page_principal,
+    render,
+    safe_next,
+)
 from assist.serving.services.users import authenticate, principal
 
 router = APIRouter(include_in_schema=False)

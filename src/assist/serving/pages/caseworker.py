@@ -12,22 +12,29 @@ from pydantic import ValidationError
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from assist.features.codes import CAUSES, PROGRAMMES, STREETS
+from assist.reports import charts
 from assist.serving import audit
 from assist.serving.auth import Principal
 from assist.serving.deps import SessionDep, endpoint
 from assist.serving.errors import ApiError
 from assist.serving.models import OUTCOMES, STATUSES, Referral
-from assist.serving.pages import charts
-from assist.serving.pages.queries import new_this_month
 from assist.serving.pages.i18n import N_
-from assist.serving.pages.web import (FormBody, PageError, PagePrincipal, check_csrf, field,
-                                      need, page_errors, render, translator)
-from assist.serving.schemas import (HOUSEHOLD_ID_PATTERN, DecisionCreate, DecisionUpdate,
-                                    HouseholdDetail)
+from assist.serving.pages.queries import new_this_month
+from assist.serving.pages.web import (
+    FormBody,
+    PageError,
+    PagePrincipal,
+    check_csrf,
+    field,
+    need,
+    page_errors,
+    render,
+    translator,
+)
+from assist.serving.schemas import HOUSEHOLD_ID_PATTERN, DecisionCreate, DecisionUpdate, HouseholdDetail
 from assist.serving.services.decisions import create_decision, update_decision
 from assist.serving.services.households import household_detail
-from assist.serving.services.referrals import (SORTS, Filters, Sort, list_referrals,
-                                               snapshot_or_503)
+from assist.serving.services.referrals import SORTS, Filters, Sort, list_referrals, snapshot_or_503
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50

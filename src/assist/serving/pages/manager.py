@@ -5,12 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse
 
+from assist.reports import charts, views
 from assist.serving.deps import SessionDep, SettingsDep
-from assist.serving.pages import charts, views
 from assist.serving.pages.monitoring import downloads, stored
 from assist.serving.pages.queries import coverage_by_street
-from assist.serving.pages.web import (MANAGERS, PagePrincipal, need, need_role, page_errors,
-                                      render, translator)
+from assist.serving.pages.web import MANAGERS, PagePrincipal, need, need_role, page_errors, render, translator
 from assist.serving.services import reports
 from assist.serving.services.referrals import snapshot_or_503
 

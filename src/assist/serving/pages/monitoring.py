@@ -1,6 +1,9 @@
 """Monitoring pages for managers and data scientists: the fairness audit, early warnings,
 drift and caseworker overrides, plus downloads of the stored HTML reports.
 
+Each page is the report's view (:mod:`assist.reports.views`) in the report's body template
+(``reports/templates``), the same two the stored HTML file is rendered from.
+
 Stored reports (fairness, drift) and live ones (early warnings from the loaded snapshot,
 overrides from the case store) all come from :mod:`assist.serving.services.reports`; a report
 not generated yet is a page saying which command makes it, never an error.
@@ -16,14 +19,22 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import func, select
 from starlette.responses import FileResponse, HTMLResponse
 
+from assist.reports import views
 from assist.serving.deps import SessionDep, SettingsDep
 from assist.serving.errors import ApiError
 from assist.serving.models import Decision, Snapshot
-from assist.serving.pages import views
 from assist.serving.pages.cache import file_stamp, page_cache
 from assist.serving.pages.i18n import N_
-from assist.serving.pages.web import (ANALYSTS, MANAGERS, PageError, PagePrincipal, need_role,
-                                      page_errors, render, translator)
+from assist.serving.pages.web import (
+    ANALYSTS,
+    MANAGERS,
+    PageError,
+    PagePrincipal,
+    need_role,
+    page_errors,
+    render,
+    translator,
+)
 from assist.serving.services import reports
 from assist.serving.services.referrals import snapshot_or_503
 from assist.settings import Settings
@@ -91,12 +102,14 @@ def fairness(request: Request, settings: SettingsDep, who: PagePrincipal,
     if rep.payload is None:
         return render(request, "fairness.html", who=who, report=None, command=rep.command)
     payload = rep.payload
-    audits = payload.get("audits") or ({"": payload} if "groups" in payload else {})
+    audits = views.audits(payload)
     labels = list(audits)
     label = audit if audit in audits else (labels[0] if labels else None)
     t = translator(request)
+    min_positives = int(payload.get("min_positives") or 0)
     view = (rep.view(request, "fairness-view", label, t.lang,
-                     build=lambda: views.fairness_view(audits[label], t))
+                     build=lambda: views.fairness_view(audits[label], t,
+                                                       min_positives=min_positives))
             if label is not None else None)
     return render(request, "fairness.html", who=who, report=payload, view=view, labels=labels,
                   label=label, command=None,

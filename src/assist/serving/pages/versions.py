@@ -1,7 +1,7 @@
 """Data-scientist pages: the registered versions of the need model and a comparison of two.
 
 Versions, metrics, aliases and the promotion gate come from
-:mod:`assist.pipelines.registry_view` over the settings' MLflow store. Reading MLflow takes tens
+:mod:`assist.experiments.view` over the settings' MLflow store. Reading MLflow takes tens
 of milliseconds per version, so the whole view is built once and kept in the app's page cache
 for a minute.
 """
@@ -14,14 +14,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse
 
-from assist.pipelines import registry_view
-from assist.pipelines.registry_view import MODEL_NAME, Registry
+from assist.experiments import view as registry_view
+from assist.experiments.view import MODEL_NAME, Registry
+from assist.reports import charts
 from assist.serving.deps import SettingsDep
-from assist.serving.pages import charts
 from assist.serving.pages.cache import page_cache
 from assist.serving.pages.i18n import N_, Translator
-from assist.serving.pages.web import (MODELLERS, PageError, PagePrincipal, need_role, render,
-                                      translator)
+from assist.serving.pages.web import MODELLERS, PageError, PagePrincipal, need_role, render, translator
 from assist.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -132,7 +131,7 @@ def models(request: Request, settings: SettingsDep, who: PagePrincipal) -> HTMLR
     """Registered versions of the need model: metrics against baselines, gate, production."""
     need_role(who, MODELLERS)
     reg = cached_registry(request, settings)
-    return render(request, "models.html", who=who, reg=reg, pooled=POOLED,
+    return render(request, "models.html", who=who, reg=reg, pooled=POOLED, model_name=MODEL_NAME,
                   newest=list(reversed(reg.versions)) if reg else [])
 
 

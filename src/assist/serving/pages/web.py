@@ -15,14 +15,16 @@ from urllib.parse import parse_qs, quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from starlette.responses import HTMLResponse, RedirectResponse
 
+from assist.reports.render import loader as report_loader
 from assist.serving.auth import Principal
 from assist.serving.deps import SessionDep
 from assist.serving.errors import ApiError
 from assist.serving.models import User
 from assist.serving.pages import session as cookies
-from assist.serving.pages.i18n import N_, DEFAULT_LANGUAGE, LANGUAGES, Translator, translators
+from assist.serving.pages.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Translator, translators
 from assist.serving.services.users import principal
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -171,9 +173,10 @@ def page_errors() -> Iterator[None]:
 
 def install(app: FastAPI) -> None:
     """Templates, translators and the page error handlers of ``app``."""
-    templates = Jinja2Templates(directory=str(TEMPLATES))
-    templates.env.trim_blocks = templates.env.lstrip_blocks = True
-    app.state.page_templates = templates
+    # the pages' own templates first, then the report bodies they share with the stored files
+    env = Environment(loader=ChoiceLoader([FileSystemLoader(str(TEMPLATES)), report_loader()]),
+                      autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    app.state.page_templates = Jinja2Templates(env=env)
     app.state.translators = translators()
 
     @app.exception_handler(PageError)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from assist.serving.deps import SessionDep, SettingsDep
 from assist.serving.auth import issue_token
+from assist.serving.deps import SessionDep, SettingsDep
 from assist.serving.errors import ApiError
 from assist.serving.schemas import TokenPublic, TokenRequest
 from assist.serving.services.users import authenticate

@@ -1,19 +1,35 @@
 """Household detail: indicators with catalog names, dimension profile, explanation,
-programmes, score history and decisions — for households in the caller's jurisdiction only."""
+programmes, score history and decisions — for households in the caller's jurisdiction only.
+
+Deprivation (with each indicator's missing-value rule) and the dimension profile come from
+the catalog's own functions, the ones the feature pipeline writes, so the page agrees with
+the features.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from assist.features import CATALOG
+from assist.features import CATALOG, dimension_profile
 from assist.features.catalog import Catalog
 from assist.serving import audit
 from assist.serving.auth import SEES_NOTES, Principal
 from assist.serving.errors import not_found
 from assist.serving.models import Decision, HouseholdScore, Referral, Snapshot
-from assist.serving.schemas import (DecisionPublic, DimensionProfile, HouseholdDetail,
-                                    IndicatorValue, ReferralPublic, ScorePoint)
+from assist.serving.schemas import (
+    DecisionPublic,
+    DimensionProfile,
+    HouseholdDetail,
+    IndicatorValue,
+    ReferralPublic,
+    ScorePoint,
+)
 
 
 def public_decision(d: Decision, who: Principal) -> DecisionPublic:
@@ -25,10 +41,25 @@ def public_decision(d: Decision, who: Principal) -> DecisionPublic:
     return out
 
 
-def _deprived(ind, value: float | None) -> bool | None:  # noqa: ANN001
-    if value is None:
-        return None
-    return bool(value > ind.cutoff) if ind.direction == 1 else bool(value < ind.cutoff)
+def household_profile(values: Mapping[str, Any], catalog: Catalog = CATALOG
+                      ) -> tuple[list[IndicatorValue], list[DimensionProfile]]:
+    """One household's indicators and dimension profile from its stored indicator values
+    (``None`` or absent: missing), as :meth:`Catalog.deprivation` and
+    :func:`~assist.features.dimension_profile` compute them for the features."""
+    raw = {i: values.get(i) for i in catalog.ids}
+    frame = pd.DataFrame([{i: np.nan if v is None else v for i, v in raw.items()}],
+                         columns=catalog.ids, dtype=float)
+    deprived = catalog.deprivation(frame).iloc[0]
+    shares = dimension_profile(frame, catalog).iloc[0]
+    indicators = [IndicatorValue(id=ind.id, name_zh=ind.name_zh, name_en=ind.name_en,
+                                 dimension=ind.dimension, unit=ind.unit, value=raw[ind.id],
+                                 deprived=bool(deprived[ind.id]), cutoff=ind.cutoff,
+                                 direction=ind.direction) for ind in catalog]
+    dims = [DimensionProfile(dimension=dim, indicators=len(inds),
+                             deprived_indicators=int(deprived[[i.id for i in inds]].sum()),
+                             weighted_deprivation=float(shares[dim]))
+            for dim, inds in catalog.by_dimension().items()]
+    return indicators, dims
 
 
 def household_detail(session: Session, *, who: Principal, household_id: str, endpoint: str,
@@ -50,19 +81,7 @@ def household_detail(session: Session, *, who: Principal, household_id: str, end
         .order_by(Snapshot.as_of.desc()).limit(1)).first()
     decisions = session.scalars(select(Decision).where(Decision.household_id == household_id)
                                 .order_by(Decision.created_at)).all()
-    indicators, dims = [], []
-    for ind in catalog:
-        v = latest.values.get(ind.id)
-        indicators.append(IndicatorValue(id=ind.id, name_zh=ind.name_zh, name_en=ind.name_en,
-                                         dimension=ind.dimension, unit=ind.unit, value=v,
-                                         deprived=_deprived(ind, v), cutoff=ind.cutoff,
-                                         direction=ind.direction))
-    for dim, inds in catalog.by_dimension().items():
-        flags = [bool(_deprived(i, latest.values.get(i.id))) for i in inds]
-        dims.append(DimensionProfile(dimension=dim, deprived_indicators=sum(flags),
-                                     indicators=len(inds),
-                                     weighted_deprivation=sum(i.weight for i, f in zip(
-                                         inds, flags, strict=True) if f)))
+    indicators, dims = household_profile(latest.values or {}, catalog)
     if audit_log is not None:
         audit_log.write(who=who, action="household.read", endpoint=endpoint,
                         household_id=household_id, detail={"as_of": as_of})

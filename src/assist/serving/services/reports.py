@@ -25,8 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assist.models.overrides import GROUP_NAMES, indicator_groups, outcome_value
-from assist.pipelines.report import REPORTS, REPORTS_DIR
-from assist.pipelines.report_cases import early_warning_report, overrides_report
+from assist.reports.cases import early_warning_report, overrides_report
+from assist.reports.report import REPORTS, REPORTS_DIR
 from assist.serving.errors import ApiError
 from assist.serving.models import Decision, HouseholdScore, Referral, Snapshot
 from assist.settings import Settings
@@ -101,9 +101,9 @@ def _locate(settings: Settings, name: str, as_of: str | None, suffix: str) -> Pa
 def load(settings: Settings, *, name: str, as_of: str | None = None) -> dict[str, Any]:
     """The JSON payload of a stored report (of ``as_of``, else the newest month that has it).
 
-    Shapes: coverage -- see :func:`assist.pipelines.report.coverage_report`; drift --
-    :func:`assist.pipelines.report.drift_report`; early_warning -- :func:`early_warning`;
-    overrides -- :func:`overrides`; fairness -- :func:`assist.pipelines.report_model
+    Shapes: coverage -- see :func:`assist.reports.report.coverage_report`; drift --
+    :func:`assist.reports.report.drift_report`; early_warning -- :func:`early_warning`;
+    overrides -- :func:`overrides`; fairness -- :func:`assist.reports.model
     .fairness_report` (``{"model_version", "run_id", "as_of", "months", "selection",
     "headline", "audits": {"verified" | "truth": audit}}``; ``as_of`` is the folder: the
     scored month, with ``scored_month``, or ``model-<version>``).
@@ -184,7 +184,7 @@ def overrides(session: Session, *, as_of: str | None = None,
     """The override report computed live from the case store: decisions on referrals of
     ``as_of`` (None: every loaded month).
 
-    Shape (see :func:`assist.pipelines.report_cases.overrides_report`)::
+    Shape (see :func:`assist.reports.cases.overrides_report`)::
 
         {"as_of": str | None, "decisions": int, "overrides": int, "verified": int,
          "slices": ["(all)", "street", "band", "elderly_alone", "disability",
@@ -207,7 +207,7 @@ def overrides(session: Session, *, as_of: str | None = None,
 def early_warning(session: Session, *, snapshot: Snapshot) -> dict[str, Any]:
     """Early-warning counts of a loaded snapshot, per flag and per street.
 
-    Shape (see :func:`assist.pipelines.report_cases.early_warning_report`)::
+    Shape (see :func:`assist.reports.cases.early_warning_report`)::
 
         {"as_of": str, "model_version": str | None,
          "flags": ["band_up", "score_jump", "new_hospital_stay", "job_loss", "income_drop",

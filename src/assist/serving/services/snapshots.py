@@ -1,4 +1,8 @@
-"""Load a scoring snapshot into the store: jurisdictions, household scores, referrals."""
+"""Load a scoring snapshot into the store: jurisdictions, household scores, referrals.
+
+Factors, programmes and reasons arrive as lists (the snapshot's list columns) and are stored
+as JSON lists; ``flags`` (text, ``;``-separated) is split here.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,15 @@ from sqlalchemy.orm import Session
 
 from assist.features.codes import STREETS
 from assist.serving.models import HouseholdScore, Jurisdiction, Referral, Snapshot
+from assist.storage.snapshot import as_list
 
 DISTRICT = "district"
 _BATCH = 5000
 
 
-def _split(text: Any, sep: str = ";") -> list[str]:
-    if text is None or (isinstance(text, float) and math.isnan(text)) or text is pd.NA:
-        return []
-    return [p.strip() for p in str(text).replace("；", sep).split(sep) if p.strip()]
+def _list(value: Any) -> list[str]:  # noqa: ANN401
+    """A list column's cell as stored (a missing one: empty); see :func:`snapshot.as_list`."""
+    return as_list(value) or []
 
 
 def _num(v: Any) -> float | None:
@@ -81,7 +85,7 @@ def load_snapshot(session: Session, *, as_of: str, summary: dict[str, Any],
         session.execute(insert(HouseholdScore), rows[i:i + _BATCH])
     refs = []
     for h, r in zip(referrals.index, referrals.itertuples(), strict=True):
-        programmes, flags = _split(r.programmes), _split(r.flags)
+        programmes, flags = _list(r.programmes), _list(r.flags)
         refs.append({
             "snapshot_id": snap.id, "household_id": str(h), "street_code": str(r.street_code),
             "community_code": str(r.community_code), "probability": float(r.probability),
@@ -90,9 +94,9 @@ def load_snapshot(session: Session, *, as_of: str, summary: dict[str, Any],
             "deprivation_score": float(r.deprivation_score), "allocated": bool(r.allocated),
             "primary_cause": None if pd.isna(r.primary_cause) else str(r.primary_cause),
             "secondary_cause": None if pd.isna(r.secondary_cause) else str(r.secondary_cause),
-            "top_factors_en": _split(r.top_factors_en), "top_factors_zh": _split(r.top_factors_zh),
-            "programmes": programmes, "allocated_programmes": _split(r.allocated_programmes),
-            "reasons_en": _split(r.reasons_en), "reasons_zh": _split(r.reasons_zh),
+            "top_factors_en": _list(r.top_factors_en), "top_factors_zh": _list(r.top_factors_zh),
+            "programmes": programmes, "allocated_programmes": _list(r.allocated_programmes),
+            "reasons_en": _list(r.reasons_en), "reasons_zh": _list(r.reasons_zh),
             "flags": flags, "programme_key": ";" + "".join(p + ";" for p in programmes),
             "flag_key": ";" + "".join(f + ";" for f in flags), "status": "open"})
     for i in range(0, len(refs), _BATCH):

@@ -1,7 +1,7 @@
 """case store: users, jurisdictions, snapshots, referrals, decisions, audit
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-21 12:40:56.168066
 """
 

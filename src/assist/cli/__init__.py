@@ -1,0 +1,1 @@
+"""The ``assist`` command line (the composition root: it imports every other package)."""

@@ -1,0 +1,87 @@
+"""``assist demo``: the main job end to end on a simulated district."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from assist.cli.common import console, load_settings, out, progress_bar, user_errors
+from assist.cli.score import score_month, show_run
+from assist.settings import Settings
+
+app = typer.Typer()
+
+
+@app.command()
+@user_errors
+def demo(
+    households: Annotated[int, typer.Option(help="Households in the simulated district.")] = 20_000,
+    months: Annotated[int, typer.Option(help="Monthly snapshots.")] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    end_month: Annotated[str, typer.Option(help="Last month, YYYY-MM.")] = "2026-10",
+    config: Annotated[Path, typer.Option(help="Experiment config for training.")] = Path(
+        "experiments/default.yaml"),
+) -> None:
+    """Run the main job end to end on a simulated district: simulate, ingest, features, train, score."""
+    from assist.experiments.config import load_config
+    from assist.ingest.run import ingest as run_ingest
+    from assist.pipelines.featurize import build_features
+    from assist.pipelines.train import run_training
+    from assist.simulate import simulate as run_simulate
+
+    s = load_settings()
+    cfg, base = load_config(config)  # fail early on a bad config
+    out.rule(f"1/5 simulate {households:,} households x {months} months")
+    with progress_bar() as bar:
+        sim = run_simulate(households=households, months=months, seed=seed, end_month=end_month,
+                           out=s.source_dir, truth_out=s.truth_dir, progress=bar)
+    out.print(sim.table())
+    out.rule("2/5 ingest: validate, quarantine, pseudonymise")
+    with progress_bar() as bar:
+        summary = run_ingest(source=s.source_dir, out=s.store_dir,
+                             key=s.pseudonym_key.get_secret_value(), progress=bar)
+    out.print(summary.table())
+    out.rule(f"3/5 features as of {end_month}")
+    with console.status("building indicators"):
+        run = build_features(store=s.store_dir, as_of=end_month, out=s.features_dir)
+    out.print(f"{run.households:,} households x {run.indicators} indicators")
+    out.rule(f"4/5 train the need model ({config})")
+    with progress_bar() as bar:
+        trained = run_training(config=cfg, base_dir=base, settings=s, register=True, progress=bar)
+    for table in trained.tables():
+        out.print(table)
+    promoted = _promote(s, cfg.tracking.registered_model, trained.version)
+    out.rule(f"5/5 score {end_month}: referrals, programmes, allocation, early warning")
+    scored, version = score_month(s, as_of=end_month, model_name=cfg.tracking.registered_model,
+                                  status=console.status, out=out)
+    show_run(out, scored, as_of=end_month, version=version)
+    out.rule("produced")
+    for label, path in (("raw extracts", s.source_dir), ("hidden truth (evaluation only)", s.truth_dir),
+                        ("validated store + quarantine", s.store_dir), ("features", run.folder),
+                        ("MLflow tracking + registry", s.mlflow_uri), ("need model", promoted),
+                        ("scoring snapshot + referral lists", scored.folder),
+                        ("reports (coverage, drift, fairness...)",
+                         s.workspace / "reports")):
+        out.print(f"{label:32} {path}")
+
+
+def _promote(s: Settings, name: str, version: str | None) -> str:
+    """Promote the demo's first model: by the gate, or by a recorded override when it refuses."""
+    from assist.experiments import registry, tracking
+
+    if not version:
+        return "not registered"
+    c = tracking.client(s.mlflow_uri)
+    try:
+        registry.promote(c, name=name, version=version, user="make demo")
+        return f"version {version} promoted to production by the gate"
+    except registry.PromotionRefused as refused:
+        out.print(f"[yellow]gate:[/yellow] {escape(str(refused))}")
+        registry.promote(c, name=name, version=version, force=True, user="make demo",
+                         reason="make demo: first model of a simulated district; "
+                                "gate findings kept on the version for review")
+        return (f"version {version} promoted by override (recorded on the version; "
+                f"see `assist models card {version}`)")

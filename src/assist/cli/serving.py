@@ -1,0 +1,269 @@
+"""Serving commands of the ``assist`` CLI: serve, casebook, users, audit-log.
+
+Joined into the ``assist`` app by :mod:`assist.cli.app`. Heavy imports stay inside the commands so
+the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from assist.cli.common import load_settings, out, user_errors
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from assist.settings import Settings
+
+DEMO_USERS = (("caseworker1", "caseworker", ("S01",)), ("caseworker2", "caseworker", ("S02", "S03")),
+              ("manager", "manager", ()), ("scientist", "data_scientist", ()),
+              ("admin", "admin", ()))
+
+
+@contextmanager
+def _session(s: Settings) -> Iterator[Session]:
+    """A session on the migrated case store at ``s.db_url``; the engine is disposed after."""
+    from assist.serving.db import make_engine, session_factory, upgrade
+
+    upgrade(s.db_url)
+    engine = make_engine(s.db_url)
+    try:
+        with session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def load_current(s: Settings, *, as_of: str | None = None) -> tuple[str, bool, dict[str, int]]:
+    """Load a scoring snapshot (default: the current one) into the store at ``s.db_url``."""
+    from assist.features import CATALOG
+    from assist.serving.services.snapshots import counts, load_snapshot
+    from assist.storage.snapshot import read_snapshot
+
+    snap_files = read_snapshot(s.scores_dir, as_of)
+    with _session(s) as session:
+        snap, new = load_snapshot(session, as_of=snap_files.as_of, summary=snap_files.summary,
+                                  scores=snap_files.scores, referrals=snap_files.referrals,
+                                  indicator_ids=CATALOG.ids)
+        return snap.as_of, new, counts(session, snap)
+
+
+app = typer.Typer()
+casebook = typer.Typer(help="The case store: migrate, load snapshots, export labels.",
+                       no_args_is_help=True)
+users = typer.Typer(help="API users and roles.", no_args_is_help=True)
+audit_log = typer.Typer(help="The audit log of household-level reads and decisions.",
+                        no_args_is_help=True)
+
+
+@app.command()
+@user_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Uvicorn worker processes.")] = 1,
+    load: Annotated[bool, typer.Option(help="Load the current scoring snapshot first.")] = True,
+) -> None:
+    """Run the API (migrating the store and loading the current snapshot first)."""
+    import uvicorn
+
+    from assist.serving.db import upgrade
+    from assist.storage import snapshot
+
+    s = load_settings()
+    s.api_token_secret()  # refuse a default secret before binding
+    upgrade(s.db_url)
+    if load and snapshot.has_current(s.scores_dir):
+        as_of, new, n = load_current(s)
+        out.print(f"snapshot {as_of}: {'loaded' if new else 'already loaded'} "
+                  f"({n['households']:,} households, {n['referrals']:,} referrals)")
+    out.print(f"serving on http://{host}:{port}/api/v1 (docs: /api/v1/docs)")
+    uvicorn.run("assist.serving.app:from_environment", factory=True, host=host, port=port,
+                workers=workers, access_log=False, log_level="warning")
+
+@casebook.command("migrate")
+@user_errors
+def migrate() -> None:
+    """Create or upgrade the case-store schema (Alembic)."""
+    from assist.serving.db import upgrade
+
+    s = load_settings()
+    upgrade(s.db_url)
+    out.print(f"case store at head: {_redact(s.db_url)}")
+
+@casebook.command("load")
+@user_errors
+def load_cmd(as_of: Annotated[str | None, typer.Option(
+        help="Snapshot month YYYY-MM (default: the current one).")] = None) -> None:
+    """Load a scoring snapshot into the case store (a loaded month is kept as it is)."""
+    s = load_settings()
+    month, new, n = load_current(s, as_of=as_of)
+    out.print(f"snapshot {month}: {'loaded' if new else 'already loaded'} "
+              f"({n['households']:,} households, {n['referrals']:,} referrals)")
+
+@casebook.command("export-labels")
+@user_errors
+def export_labels(out_file: Annotated[Path, typer.Option(
+        "--out", help="CSV or Parquet for data.extra_labels of an experiment config.")]) -> None:
+    """Write recorded decisions as training labels (household_id, month, outcome, date)."""
+    from assist.serving.services.decisions import decisions_as_labels
+    from assist.storage.casebook import write_labels
+
+    with _session(load_settings()) as session:
+        labels = decisions_as_labels(session)
+    write_labels(labels, out_file)
+    out.print(f"{len(labels):,} labels: {out_file} (set data.extra_labels to use them)")
+
+@casebook.command("overrides")
+@user_errors
+def overrides_cmd(
+    as_of: Annotated[str | None, typer.Option(
+        help="Month of the referrals (default: the latest loaded snapshot).")] = None,
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="Also write the overriding decisions as CSV here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON report.")] = False,
+) -> None:
+    """Override report (by street, band and group) to <workspace>/reports/<as_of>/overrides."""
+    from assist.errors import InputError
+    from assist.reports.cases import overrides_html
+    from assist.reports.report import report_folder, write_report
+    from assist.serving.errors import ApiError
+    from assist.serving.services import reports
+    from assist.serving.services.decisions import overrides
+    from assist.serving.services.snapshots import current_snapshot
+
+    s = load_settings()
+    with _session(s) as session:
+        if as_of is None:
+            snap = current_snapshot(session)
+            if snap is None:
+                raise InputError("no snapshot is loaded: run `assist casebook load` first")
+            as_of = snap.as_of
+        try:
+            rep = reports.overrides(session, as_of=as_of,
+                                    attributes=reports.month_attributes(s, as_of))
+        except ApiError as exc:  # e.g. no snapshot of that month
+            raise InputError(exc.message) from None
+        df = overrides(session) if out_file else None
+    paths = write_report(report_folder(s.workspace, as_of), "overrides", rep,
+                         overrides_html(rep))
+    if df is not None:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out_file, index=False, encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps(rep, ensure_ascii=False, allow_nan=False))
+        return
+    total = next((r for r in rep["rows"] if r["slice"] == "(all)"), None)
+    rate = "undefined" if not total or total["override_rate"] is None else \
+        f"{total['override_rate']:.1%}"
+    out.print(f"{rep['decisions']:,} decisions on {as_of} referrals, {rep['overrides']:,} "
+              f"overrides ({rate}); report: {paths[1]}")
+    if df is not None:
+        out.print(f"{len(df):,} overriding decisions: {out_file}")
+
+@users.command("add")
+@user_errors
+def users_add(
+    username: Annotated[str, typer.Argument()],
+    role: Annotated[str, typer.Option(help="caseworker, manager, data_scientist or admin.")],
+    street: Annotated[list[str] | None, typer.Option(help="Street code (caseworkers; repeat).")] = None,
+    password: Annotated[str | None, typer.Option(
+        help="Password (default: prompt; use ASSIST_NEW_PASSWORD in scripts).",
+        envvar="ASSIST_NEW_PASSWORD")] = None,
+) -> None:
+    """Add a user with a role (and streets for a caseworker)."""
+    from assist.serving.services.users import add_user
+
+    pw = password or typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    with _session(load_settings()) as session:
+        u = add_user(session, username=username, password=pw, role=role, streets=street or ())
+        out.print(f"user {u.username} ({u.role}) added")
+
+@users.command("list")
+@user_errors
+def users_list() -> None:
+    """List users, roles, streets and whether they are active."""
+    from rich.table import Table
+
+    from assist.serving.services.users import list_users
+
+    t = Table("user", "role", "streets", "active")
+    with _session(load_settings()) as session:
+        for u in list_users(session):
+            t.add_row(u.username, u.role, ",".join(u.street_codes) or "district",
+                      "yes" if u.active else "no")
+    out.print(t)
+
+@users.command("disable")
+@user_errors
+def users_disable(username: Annotated[str, typer.Argument()]) -> None:
+    """Disable a user (their tokens stop working at once)."""
+    from assist.serving.services.users import disable_user
+
+    with _session(load_settings()) as session:
+        disable_user(session, username=username)
+    out.print(f"user {username} disabled")
+
+@users.command("demo")
+@user_errors
+def users_demo() -> None:
+    """Create (or reset) the demo users with fresh random passwords and print them (ASSIST_ENV=dev only)."""
+    from assist.errors import InputError
+    from assist.serving.services.users import add_user, set_password
+
+    s = load_settings()
+    if s.env != "dev":
+        raise InputError("demo users only with ASSIST_ENV=dev")
+    with _session(s) as session:
+        for name, role, streets in DEMO_USERS:
+            pw = secrets.token_urlsafe(12)
+            try:
+                add_user(session, username=name, password=pw, role=role, streets=streets)
+            except InputError:
+                session.rollback()
+                set_password(session, username=name, password=pw)
+            out.print(f"{name:12} {role:15} {','.join(streets) or 'district':8} password {pw}")
+
+@audit_log.command("export")
+@user_errors
+def audit_export(
+    since: Annotated[str, typer.Option(help="ISO date or time, e.g. 2026-10-01.")],
+    out_file: Annotated[Path | None, typer.Option("--out", help="JSON Lines file (default stdout).")] = None,
+) -> None:
+    """Export audit entries from ``--since`` as JSON Lines."""
+    from assist.errors import InputError
+    from assist.serving import audit
+
+    try:
+        start = dt.datetime.fromisoformat(since)
+    except ValueError:
+        raise InputError(f"--since {since!r} is not an ISO date or time") from None
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=dt.UTC)
+    n = 0
+    with _session(load_settings()) as session:
+        fh = out_file.open("w", encoding="utf-8") if out_file else sys.stdout
+        try:
+            for e in audit.entries(session, since=start):
+                fh.write(json.dumps(e, ensure_ascii=False) + "\n")
+                n += 1
+        finally:
+            if out_file:
+                fh.close()
+    if out_file:
+        out.print(f"{n:,} audit entries: {out_file}")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,1 @@
+"""Validated ingest of department extracts: coercion, declared rules, quarantine, pseudonyms."""

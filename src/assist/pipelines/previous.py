@@ -1,0 +1,87 @@
+"""Last month, for early warning: its scoring snapshot when there is one, else last month scored
+afresh with the same model from the same single read of the store
+(:func:`~assist.pipelines.featurize.load_for_months`), else nothing (no early warning).
+
+Both engines decide alike (:func:`source`); the Spark engine scores afresh per bucket with
+:func:`previous_from_tables`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from assist.features import CATALOG, build
+from assist.models.deprivation import alkire_foster
+from assist.models.need import NeedModel
+from assist.models.warning import need_band
+from assist.pipelines.featurize import load_for_features, load_for_months, tables_as_of
+from assist.pipelines.score_config import ScoringConfig
+from assist.storage import snapshot
+from assist.storage.store import list_snapshots
+
+#: where last month comes from, in the summary's words
+SOURCES = {
+    "snapshot": "snapshot {folder}",
+    "tables": "scored afresh from the store's {month} with the same model",
+    "none": "no month {month} in the store or the scores: no early warning",
+}
+
+
+def previous_month(as_of: str) -> str:
+    """The month before ``as_of``."""
+    return str(pd.Period(as_of, freq="M") - 1)
+
+
+def source(*, has_snapshot: bool, in_store: bool) -> str:
+    """Where last month comes from: ``snapshot``, ``tables`` (scored afresh) or ``none``."""
+    return "snapshot" if has_snapshot else "tables" if in_store else "none"
+
+
+def describe(mode: str, *, month: str, folder: str | Path) -> str:
+    """The summary's ``previous``: where last month came from."""
+    return SOURCES[mode].format(month=month, folder=folder)
+
+
+def previous_from_tables(*, tables: dict[str, pd.DataFrame], as_of: str, model: NeedModel,
+                         config: ScoringConfig) -> pd.DataFrame:
+    """Last month's indicators, probability, band and deprivation index, scored afresh from
+    ``tables`` covering both months (any set of households: a district or one Spark bucket)."""
+    prev = previous_month(as_of)
+    values = build(tables_as_of(tables, prev), prev)
+    raw = model.predict_raw(values[CATALOG.ids])
+    af = alkire_foster(values[CATALOG.ids], CATALOG, k=config.deprivation_k)
+    frame = values
+    frame["probability"] = model.calibrate(raw)
+    frame["band"] = need_band(frame["probability"], config.bands.model_dump())
+    frame["deprivation_score"] = af.scores.to_numpy()
+    frame["deprivation_poor"] = af.poor.to_numpy()
+    return frame
+
+
+@dataclass(frozen=True)
+class Months:
+    """The month's tables and last month's frame (None: no early warning) with its source."""
+
+    tables: dict[str, pd.DataFrame]
+    previous: pd.DataFrame | None
+    previous_source: str
+
+
+def load_months(*, store: Path, out: Path, as_of: str, model: NeedModel,
+                config: ScoringConfig) -> Months:
+    """The tables of ``as_of`` and last month: from its snapshot in ``out``, else scored afresh
+    from tables covering both months (one read of the store), else None."""
+    prev = previous_month(as_of)
+    mode = source(has_snapshot=snapshot.exists(out, prev),
+                  in_store=prev in list_snapshots(store))
+    text = describe(mode, month=prev, folder=snapshot.folder(out, prev))
+    if mode == "snapshot":
+        return Months(load_for_features(store, as_of), snapshot.read_scores(out, prev), text)
+    if mode == "none":
+        return Months(load_for_features(store, as_of), None, text)
+    both = load_for_months(store, as_of, earlier=1)
+    previous = previous_from_tables(tables=both, as_of=as_of, model=model, config=config)
+    return Months(tables_as_of(both, as_of), previous, text)

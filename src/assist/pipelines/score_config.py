@@ -1,0 +1,133 @@
+"""The scoring config (``experiments/scoring.yaml``): need bands, deprivation cutoff, explanations,
+programme rules, allocation capacities, early-warning thresholds and evaluation, validated so
+an error names its section and field; :func:`config_digest` is its hash in the snapshot."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from assist.errors import ConfigError
+from assist.models import matching
+from assist.models.allocation import Capacities, ProgrammeCapacity, StreetCapacity
+from assist.models.warning import WarningConfig
+from assist.yamlfile import read_yaml
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bands(_Section):
+    """Cut points of the need bands on the calibrated probability."""
+
+    medium: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    high: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+
+class StreetEntry(_Section):
+    """Visits per month and floor of one street (or ``default``)."""
+
+    visits: Annotated[int, Field(ge=0)]
+    floor: Annotated[int, Field(ge=0)] = 0
+
+
+class ProgrammeEntry(_Section):
+    """Places, budget, cost per place and optional value of one programme."""
+
+    places: Annotated[int, Field(ge=0)] | None = None
+    budget: Annotated[float, Field(ge=0)] | None = None
+    cost: Annotated[float, Field(ge=0)] = 0.0
+    value: Annotated[float, Field(ge=0)] = 0.0
+
+
+class AllocationSection(_Section):
+    """Capacities of the month."""
+
+    district_visits: Annotated[int, Field(ge=0)] | None = None
+    candidates_per_street: Annotated[int, Field(ge=1)] | None = None
+    time_limit_s: Annotated[float, Field(gt=0)] = 60.0
+    streets: dict[str, StreetEntry] = Field(default_factory=lambda: {"default": StreetEntry(visits=40, floor=5)})
+    programmes: dict[str, ProgrammeEntry] = Field(default_factory=dict)
+
+
+class WarningSection(_Section):
+    """Early-warning thresholds (see :class:`assist.models.warning.WarningConfig`)."""
+
+    jump: Annotated[float, Field(gt=0, le=1)] = 0.15
+    jump_relative: Annotated[float, Field(ge=0)] = 1.0
+    band_margin: Annotated[float, Field(ge=0, lt=1)] = 0.05
+    confirm_deprivation_rise: Annotated[float, Field(gt=0, le=1)] = 0.1
+    event_other_dimensions: Annotated[int, Field(ge=1, le=6)] = 3
+    income_drop: Annotated[float, Field(gt=0, le=1)] = 0.3
+    water_silent_days: Annotated[float, Field(gt=0)] = 5.0
+
+
+class EvaluationSection(_Section):
+    """Top k of the precision against the hidden truth (None: the visit total)."""
+
+    top_k: Annotated[int, Field(ge=1)] | None = None
+
+
+class ScoringConfig(_Section):
+    """The scoring config (``experiments/scoring.yaml``)."""
+
+    config_version: int = 1
+    bands: Bands = Bands()
+    deprivation_k: Annotated[float, Field(gt=0, le=1)] = 0.3333
+    explain_top: Annotated[int, Field(ge=0, le=22)] = 3
+    programmes: str | None = None
+    allocation: AllocationSection = AllocationSection()
+    warning: WarningSection = WarningSection()
+    evaluation: EvaluationSection = EvaluationSection()
+
+    def rule_table(self) -> matching.RuleTable:
+        """The programme rule table the config names (default: the built-in one)."""
+        return matching.load_rules(self.programmes)
+
+    def capacities(self) -> Capacities:
+        """Allocation capacities."""
+        a = self.allocation
+        return Capacities(
+            streets={k: StreetCapacity(v.visits, v.floor) for k, v in a.streets.items()},
+            programmes={k: ProgrammeCapacity(v.places, v.budget, v.cost, v.value)
+                        for k, v in a.programmes.items()},
+            district_visits=a.district_visits, candidates_per_street=a.candidates_per_street)
+
+    def warning_config(self) -> WarningConfig:
+        """Early-warning thresholds."""
+        return WarningConfig(**self.warning.model_dump())
+
+
+def load_scoring_config(path: Path | None) -> ScoringConfig:
+    """Read and validate a scoring config; errors name the section and field."""
+    if path is None:
+        return ScoringConfig()
+    data = read_yaml(path, what="scoring config") or {}
+    try:
+        cfg = ScoringConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise ConfigError(f"scoring config {path}: field {where!r}: {first['msg']}") from None
+    if cfg.bands.medium >= cfg.bands.high:
+        raise ConfigError(f"scoring config {path}: field 'bands': medium must be below high")
+    unknown = sorted(set(cfg.allocation.programmes) - set(matching.PROGRAMMES))
+    if unknown:
+        raise ConfigError(f"scoring config {path}: field 'allocation.programmes': unknown "
+                          f"programme(s) {unknown}")
+    if cfg.programmes is not None and not Path(cfg.programmes).is_absolute():
+        cfg = cfg.model_copy(update={"programmes": str(Path(path).parent / cfg.programmes)})
+    cfg.rule_table()  # validates the rule table too
+    return cfg
+
+
+def config_digest(config: ScoringConfig) -> str:
+    """SHA-256 of the scoring config and the rule table it uses."""
+    text = json.dumps({"config": config.model_dump(mode="json"),
+                       "rules": config.rule_table().digest()}, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,1 @@
+"""Reports for managers: coverage, drift, cases and overrides, fairness audit; one renderer."""

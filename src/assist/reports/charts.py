@@ -1,0 +1,117 @@
+"""Inline SVG charts rendered on the server (no script, no external library), for the pages and
+the stored reports alike: horizontal bars, a line over months and grouped bars. Each chart is
+an accessible image (``role=img`` with a title) and the same numbers are printed beside it as
+text or a table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+#: colours of the page palette (checked for AA contrast on white in the tests)
+INK, MUTED, ACCENT, WARN, GRID = "#1f2933", "#52606d", "#0b5cad", "#b3261e", "#d9dee3"
+SERIES = ("#0b5cad", "#b45309", "#2f7d32")
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One labelled bar; ``value`` in [0, ``maximum``]."""
+
+    label: str
+    value: float
+    text: str
+    highlight: bool = False
+
+
+def _svg(width: int, height: int, title: str, body: list[str]) -> Markup:
+    t = escape(title)
+    return Markup(f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" '
+                  f'role="img" aria-label="{t}" xmlns="http://www.w3.org/2000/svg">'
+                  f'<title>{t}</title>{"".join(body)}</svg>')
+
+
+def hbars(bars: Sequence[Bar], *, title: str, maximum: float = 1.0, label_width: int = 130,
+          width: int = 560, marks: Sequence[tuple[float, str]] = ()) -> Markup:
+    """Horizontal bars, one row per bar, the value's text at the bar's end; ``marks`` are
+    labelled vertical lines (thresholds, parity) at the given values."""
+    row, plot = 30, width - label_width - 70
+    top = 18 if marks else 0
+    body = []
+    for value, label in marks:
+        x = label_width + max(0.0, min(1.0, value / maximum if maximum > 0 else 0)) * plot
+        body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 2}" '
+                    f'y2="{top + len(bars) * row + 4}" stroke="{MUTED}" stroke-dasharray="4 3"/>'
+                    f'<text x="{x:.1f}" y="12" text-anchor="middle" fill="{INK}" '
+                    f'font-size="12">{escape(label)}</text>')
+    for i, b in enumerate(bars):
+        y = top + i * row + 6
+        w = 0 if maximum <= 0 else max(0.0, min(1.0, b.value / maximum)) * plot
+        colour = WARN if b.highlight else ACCENT
+        body.append(f'<text x="{label_width - 8}" y="{y + 14}" text-anchor="end" '
+                    f'fill="{INK}" font-size="14">{escape(b.label)}</text>'
+                    f'<rect x="{label_width}" y="{y}" width="{plot}" height="18" fill="{GRID}" '
+                    f'opacity="0.45"/><rect x="{label_width}" y="{y}" width="{w:.1f}" '
+                    f'height="18" fill="{colour}"/><text x="{label_width + w + 6:.1f}" '
+                    f'y="{y + 14}" fill="{INK}" font-size="13">{escape(b.text)}</text>')
+    return _svg(width, top + len(bars) * row + 8, title, body)
+
+
+def line(points: Sequence[tuple[str, float]], *, title: str, width: int = 560,
+         height: int = 180) -> Markup:
+    """Values in [0, 1] over labelled steps (months), with gridlines at 0, 0.5 and 1."""
+    left, right, top, bottom = 40, 36, 16, 30
+    pw, ph = width - left - right, height - top - bottom
+    n = len(points)
+    body = []
+    for g in (0.0, 0.5, 1.0):
+        y = top + ph * (1 - g)
+        body.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
+                    f'stroke="{GRID}"/><text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" '
+                    f'fill="{MUTED}" font-size="12">{g:.1f}</text>')
+    xy = []
+    for i, (label, v) in enumerate(points):
+        x = left + (pw * (i / (n - 1)) if n > 1 else pw / 2)
+        y = top + ph * (1 - max(0.0, min(1.0, v)))
+        xy.append((x, y))
+        body.append(f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle" fill="{MUTED}" '
+                    f'font-size="12">{escape(label)}</text>')
+    if n > 1:
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
+        body.append(f'<polyline points="{path}" fill="none" stroke="{ACCENT}" '
+                    f'stroke-width="2.5"/>')
+    for (x, y), (_, v) in zip(xy, points, strict=True):
+        body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="{ACCENT}"/>'
+                    f'<text x="{x:.1f}" y="{y - 9:.1f}" text-anchor="middle" fill="{INK}" '
+                    f'font-size="12">{v:.2f}</text>')
+    return _svg(width, height, title, body)
+
+
+def grouped(groups: Sequence[tuple[str, Sequence[float]]], *, series: Sequence[str],
+            title: str, width: int = 720, fmt: Callable[[float], str] = "{:g}".format,
+            maximum: float | None = None) -> Markup:
+    """Grouped horizontal bars: per group (street) one bar per series, with a legend; each
+    value printed with ``fmt``, bars scaled to ``maximum`` (default: the largest value)."""
+    label_width, bar, gap = 120, 12, 12
+    plot = width - label_width - 70
+    top = 28
+    if maximum is None:
+        maximum = max((v for _, vals in groups for v in vals), default=0) or 1
+    body = []
+    for j, name in enumerate(series):
+        x = label_width + j * 150
+        body.append(f'<rect x="{x}" y="6" width="14" height="14" fill="{SERIES[j]}"/>'
+                    f'<text x="{x + 20}" y="18" fill="{INK}" font-size="13">{escape(name)}</text>')
+    step = bar * len(series) + gap
+    for i, (label, vals) in enumerate(groups):
+        y0 = top + i * step
+        body.append(f'<text x="{label_width - 8}" y="{y0 + step / 2:.1f}" text-anchor="end" '
+                    f'fill="{INK}" font-size="13">{escape(label)}</text>')
+        for j, v in enumerate(vals):
+            w = max(0.0, min(1.0, v / maximum)) * plot
+            y = y0 + j * bar
+            body.append(f'<rect x="{label_width}" y="{y}" width="{w:.1f}" height="{bar - 2}" '
+                        f'fill="{SERIES[j]}"/><text x="{label_width + w + 4:.1f}" '
+                        f'y="{y + bar - 3}" fill="{INK}" font-size="11">{escape(fmt(v))}</text>')
+    return _svg(width, top + len(groups) * step + 6, title, body)
