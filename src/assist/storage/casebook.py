@@ -1,6 +1,7 @@
 """The case store's side of the pipelines: the scoring snapshot it loads (read by
-:mod:`assist.storage.snapshot`), and the case store's decisions written as extra training labels
-(``data.extra_labels`` of an experiment).
+:mod:`assist.storage.snapshot`), the case store's decisions written as extra training labels
+(``data.extra_labels`` of an experiment), and the decisions snapshot that scoring reads to
+carry decisions forward (scoring never queries the live case store).
 
 Only files and frames cross this boundary; the store itself lives in :mod:`assist.serving`.
 """
@@ -14,7 +15,8 @@ import pandas as pd
 from assist.errors import InputError
 from assist.storage.snapshot import SnapshotFiles, read_snapshot
 
-__all__ = ["LABEL_COLUMNS", "SnapshotFiles", "read_snapshot", "write_labels"]
+__all__ = ["DECISION_COLUMNS", "DECISIONS_FILE", "LABEL_COLUMNS", "SnapshotFiles",
+           "read_decisions", "read_snapshot", "write_decisions", "write_labels"]
 
 #: columns of ``data.extra_labels`` (see :func:`assist.pipelines.dataset.read_extra_labels`;
 #: a test checks they agree — importing dataset here would pull experiments into the API)
@@ -34,3 +36,44 @@ def write_labels(labels: pd.DataFrame, path: Path) -> Path:
     else:
         frame.to_csv(path, index=False, encoding="utf-8")
     return path
+
+
+#: the decisions snapshot: one row per recorded decision, written from the case store before a
+#: month is scored (``<workspace>/casebook/decisions.parquet``)
+DECISIONS_FILE = "decisions.parquet"
+#: ``referral_month``: the snapshot month of the referral decided; ``visit_date``: a date;
+#: ``programmes_granted``: list of programme codes; ``updated_at``: when last changed (UTC)
+DECISION_COLUMNS = ("household_id", "referral_month", "outcome", "visit_date",
+                    "programmes_granted", "updated_at")
+
+
+def write_decisions(decisions: pd.DataFrame, path: Path) -> Path:
+    """Write the decisions snapshot atomically (Parquet, ``DECISION_COLUMNS``)."""
+    import io
+
+    from assist.storage.atomic import write_bytes
+
+    missing = [c for c in DECISION_COLUMNS if c not in decisions.columns]
+    if missing:
+        raise InputError(f"decisions need columns {', '.join(DECISION_COLUMNS)}",
+                         column=missing[0])
+    buf = io.BytesIO()
+    decisions.loc[:, list(DECISION_COLUMNS)].to_parquet(buf, index=False)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(buf.getvalue(), path)
+    return path
+
+
+def read_decisions(path: Path) -> pd.DataFrame:
+    """The decisions snapshot (empty, with ``DECISION_COLUMNS``, when none was written)."""
+    path = Path(path)
+    if not path.exists():
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in DECISION_COLUMNS})
+    df = pd.read_parquet(path)
+    missing = [c for c in DECISION_COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError("not a decisions snapshot", file=str(path), column=missing[0])
+    df["programmes_granted"] = df["programmes_granted"].map(
+        lambda v: [] if v is None else [str(x) for x in v])
+    return df
