@@ -3,7 +3,10 @@
 Prints wall time, rows/s and peak memory per stage, and the ratio of ingest to a plain read
 of the same extracts (the I/O floor, measured in the same run). ``--workers 1 2`` measures
 ingest once per worker count (default: ingest's own choice); ``--source`` reuses extracts
-already simulated (``<folder>/source``) instead of simulating.
+already simulated (``<folder>/source``) instead of simulating. After the full ingest, the
+incremental figure: the last month re-exported (same rows, other bytes, so it is "changed"),
+ingested again into the same store — one month validated, the others carried over — and
+then once more with nothing changed.
 
     ASSIST_ENV=dev .venv/bin/python benchmarks/bench_ingest.py [households ...] [--months 12]
         [--workers N ...] [--source FOLDER --keep OUT]
@@ -46,6 +49,46 @@ def _ingest(source: Path, store: Path, workers: int | None) -> dict:
     return {"quarantined": s.quarantined}
 
 
+def _next_source(source: Path, root: Path) -> Path:
+    """``source`` with its last month re-exported (same rows, gzip instead of the original
+    compression): other bytes, so an incremental ingest validates that month only. The other
+    files are hard links (copies where links are impossible) into ``root/next``."""
+    import pandas as pd
+
+    from assist.storage.store import link_or_copy
+
+    files = sorted(p for p in source.rglob("*.parquet"))
+    last = max(p.stem for p in files)
+    target = root / "next"
+    for path in files:
+        dst = target / path.relative_to(source)
+        if path.stem == last:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            pd.read_parquet(path).to_parquet(dst, index=False, compression="gzip")
+        else:
+            link_or_copy(path, dst)
+    return target
+
+
+def _ingest_again(source: Path, store: Path) -> dict:
+    from assist.ingest.run import ingest
+
+    s = ingest(source=source, out=store, key=DEV_PSEUDONYM_KEY)
+    assert s.changes is not None
+    return {"validated": s.changes.validated, "rows": sum(
+        t.by_snapshot[max(t.by_snapshot)]["rows_read"] for t in s.tables.values())}
+
+
+def _incremental(source: Path, root: Path, full_seconds: float) -> None:
+    """Print the incremental figures against the full ingest's ``full_seconds``."""
+    nxt = _next_source(source, root)
+    inc = measure("ingest, incremental (1 month)", lambda: _ingest_again(nxt, root / "store"))
+    print(inc.line(inc.result["rows"]) + f"  ({inc.result['validated']} files validated)")
+    print(f"{'full / incremental':<34} {full_seconds / inc.seconds:>9.1f} x")
+    same = measure("ingest, incremental (nothing new)", lambda: _ingest_again(nxt, root / "store"))
+    print(same.line() + f"  ({same.result['validated']} files validated)")
+
+
 def main() -> None:
     """Run the benchmark for each requested size and print a table."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -75,6 +118,7 @@ def main() -> None:
                 ing = measure(label, lambda w=workers, source=source, root=root: _ingest(source, root / "store", w))
                 print(ing.line(rows))
                 print(f"{label + ' / plain read':<34} {ing.seconds / base.seconds:>9.1f} x")
+            _incremental(source, root, ing.seconds)
         finally:
             if args.keep is None:
                 shutil.rmtree(root, ignore_errors=True)

@@ -193,3 +193,34 @@ def test_previous_month_from_its_snapshot_flags_like_scoring_it_afresh(district,
     assert explained.sum() == len(b) == again.summary["explained"]   # exactly the listed ones
     assert set(s.index[explained]) == set(b.index)
     assert set(b.index) == set(s.index[s["candidate"] | s["warning"]])
+
+
+def test_decisions_carried_forward_change_who_is_allocated(district, run, tmp_path):
+    """Without a decisions file the summary says so; with every allocated household found not
+    in need last month, none of them is allocated again unless its situation changed."""
+    from assist.storage.casebook import write_decisions
+
+    ws, model_path = district
+    assert run.summary["carry_forward"]["decisions"].startswith("none (no path given)")
+    s = pd.read_parquet(run.folder / "scores.parquet")
+    assert set(s["listing"]) == {"new"} and s["last_outcome"].isna().all()
+    chosen = s.index[s["allocated"]]
+    dec = pd.DataFrame({"household_id": chosen, "referral_month": "2026-09",
+                        "outcome": "not_in_need", "visit_date": pd.Timestamp("2026-09-14"),
+                        "programmes_granted": [[] for _ in chosen],
+                        "updated_at": pd.Timestamp("2026-09-14", tz="UTC")})
+    path = write_decisions(dec, tmp_path / "decisions.parquet")
+    again = _run(ws, model_path, tmp_path / "scores", decisions=path)
+    carried = again.summary["carry_forward"]
+    assert carried["households_decided"] == len(chosen)
+    t = pd.read_parquet(again.folder / "scores.parquet")
+    listing = t.loc[chosen, "listing"]
+    assert set(listing) <= {"suppressed_not_in_need", "reopened_changed"}
+    assert (listing == "suppressed_not_in_need").sum() > len(chosen) / 2
+    quiet = listing.index[listing == "suppressed_not_in_need"]
+    assert not t.loc[quiet, ["allocated", "candidate"]].any().any()
+    assert t.loc[quiet, "listing_en"].str.startswith("Found not in need on 2026-09-14").all()
+    assert t["allocated"].sum() > 0
+    r = pd.read_parquet(again.folder / "referrals.parquet")
+    assert not set(quiet) & set(r.index)
+    assert {"last_outcome", "last_decision_date", "listing", "listing_zh", "listing_en"} <= set(r.columns)

@@ -82,11 +82,7 @@ def test_outcomes_in_month_latest_informative_visit():
     # a: the later visit wins; b: unreachable says nothing; c: visited in April; d: a declined
     # visit does not override the informative one
     assert got.to_dict() == {"a": 1.0, "d": 1.0}
-    extra = pd.DataFrame({"household_id": ["a", "e", "f"],
-                          "month": ["2026-05", "2026-05", "2026-06"],
-                          "outcome": ["not_in_need", "confirmed", "confirmed"]})
-    got = outcomes_in_month({"verifications": v}, "2026-05", extra=extra)
-    assert got.to_dict() == {"a": 0.0, "d": 1.0, "e": 1.0}  # case store: dated month end
+    # case-store labels are put over these by store_dataset (tests/pipelines/test_dataset.py)
 
 
 def test_labels_come_from_the_month_after_the_features(tmp_path):

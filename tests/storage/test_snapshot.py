@@ -50,7 +50,9 @@ def test_written_snapshot_reads_back_with_list_columns(tmp_path):
     assert snapshot.current(tmp_path) == AS_OF
     snap = snapshot.read_snapshot(tmp_path)
     scores, referrals = _frames()
-    assert snap.folder == folder and snap.summary == {"as_of": AS_OF, "households_scored": 3}
+    assert snap.folder == folder and snap.summary == {
+        "as_of": AS_OF, "households_scored": 3, "revision": "r1", "model_version": "m/1",
+        "config_hash": "abc"}
     assert snap.scores["top_factors_en"].tolist() == [["income is low", "costs; high"], None, []]
     assert snap.referrals["programmes"].tolist() == [["dibao", "medical"], []]
     assert snap.referrals["reasons_zh"].tolist() == referrals["reasons_zh"].tolist()
@@ -93,14 +95,15 @@ def test_csv_lists_join_with_the_separators_text_had(tmp_path):
 
 def test_summary_and_pointer_texts(tmp_path):
     _write(tmp_path, summary={"b": 1, "a": "街道"})
-    assert (tmp_path / AS_OF / snapshot.SUMMARY_FILE).read_text(encoding="utf-8") == \
-        '{\n  "a": "街道",\n  "b": 1\n}\n'
+    assert (tmp_path / AS_OF / snapshot.SUMMARY_FILE).read_text(encoding="utf-8") == (
+        '{\n  "a": "街道",\n  "b": 1,\n  "config_hash": "abc",\n  "model_version": "m/1",\n'
+        '  "revision": "r1"\n}\n')
     pointer = json.loads((tmp_path / snapshot.CURRENT_FILE).read_text(encoding="utf-8"))
     assert pointer == {"as_of": AS_OF, "folder": str(tmp_path / AS_OF), "model_version": "m/1",
-                       "config_hash": "abc"}
+                       "config_hash": "abc", "revision": "r1"}
     assert (tmp_path / snapshot.CURRENT_FILE).read_text(encoding="utf-8") == \
         snapshot.pointer_text(as_of=AS_OF, folder=tmp_path / AS_OF, model_version="m/1",
-                              config_hash="abc")
+                              config_hash="abc", revision="r1")
 
 
 def test_a_crash_mid_write_leaves_the_previous_snapshot_and_pointer(tmp_path, monkeypatch):

@@ -91,8 +91,13 @@ def test_a_manifest_of_another_format_is_refused(tmp_path):
 
 
 # --- replacing the store folder as a whole -------------------------------------------------
-def test_a_crash_mid_run_leaves_the_previous_store_byte_identical(previous, key, monkeypatch):
+@pytest.mark.parametrize("full", [True, False])
+def test_a_crash_mid_run_leaves_the_previous_store_byte_identical(previous, key, monkeypatch,
+                                                                   full):
     source, out, before = previous
+    if not full:  # incremental: 2024-02 re-exported (same rows, other bytes), 2024-01 linked
+        for path in sorted(source.glob("*/2024-02.parquet")):
+            pd.read_parquet(path).to_parquet(path, index=False, compression="gzip")
     real, calls = store.write_parquet, []
 
     def failing(*args, **kwargs):
@@ -103,7 +108,8 @@ def test_a_crash_mid_run_leaves_the_previous_store_byte_identical(previous, key,
 
     monkeypatch.setattr(store, "write_parquet", failing)
     with pytest.raises(OSError, match="disk full"):
-        ingest(source=source, out=out, key=key)
+        ingest(source=source, out=out, key=key, full=full)
+    assert len(calls) == 6
     assert tree(out) == before
     assert sorted(p.name for p in out.parent.iterdir()) == ["source", "store"]
 
@@ -177,3 +183,20 @@ def test_a_file_in_place_of_the_store_is_refused(tmp_path):
     (tmp_path / "out").write_text("x")
     with pytest.raises(InputError, match="not a folder"):
         atomic.check_replaceable(tmp_path / "out", marker=store.MANIFEST_FILE)
+
+
+def test_link_or_copy_links_where_it_can_and_copies_where_it_cannot(tmp_path, monkeypatch):
+    src = tmp_path / "a.parquet"
+    src.write_bytes(b"PAR1 rows")
+    assert store.link_or_copy(src, tmp_path / "linked" / "a.parquet")
+    assert (tmp_path / "linked" / "a.parquet").stat().st_ino == src.stat().st_ino
+
+    def cross_device(a, b):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(store.os, "link", cross_device)
+    assert not store.link_or_copy(src, tmp_path / "copied" / "a.parquet")
+    copied = tmp_path / "copied" / "a.parquet"
+    assert copied.read_bytes() == src.read_bytes() and copied.stat().st_ino != src.stat().st_ino
+    with pytest.raises(FileNotFoundError):
+        store.link_or_copy(tmp_path / "gone.parquet", tmp_path / "copied" / "gone.parquet")

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from assist.cli import data, demo, models, reports, score, serving
+from assist.cli import data, demo, models, month, reports, score, serving
 from assist.pipelines.spark import pandas3_warning_filtered
 
 app = typer.Typer(
@@ -21,7 +21,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for group in (data, models, score, serving, reports, demo):
+for group in (data, models, score, month, serving, reports, demo):
     app.add_typer(group.app)
 app.add_typer(models.models, name="models")
 app.add_typer(reports.report_app, name="report")

@@ -47,14 +47,19 @@ def ingest(
     workers: Annotated[int | None, typer.Option(
         min=1, help="Processes ingesting whole snapshots side by side (default: 2 for a large "
                     "source on 2+ cores, else 1); the store is the same whatever the number.")] = None,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Validate every extract again, not only those new or changed since the "
+                       "last ingest (needed after changing the pseudonym key); same store.")] = False,
 ) -> None:
-    """Validate every row, quarantine bad rows with reasons, pseudonymise ids, write the store."""
+    """Validate every row of new or changed extracts, quarantine bad rows with reasons,
+    pseudonymise ids, write the store (unchanged months are kept as they are)."""
     from assist.ingest.run import ingest as run
 
     s = load_settings()
     with progress_bar() as bar:
         summary = run(source=source or s.source_dir, out=out_dir or s.store_dir,
-                      key=s.pseudonym_key.get_secret_value(), progress=bar, workers=workers)
+                      key=s.pseudonym_key.get_secret_value(), progress=bar, workers=workers,
+                      full=full)
     out.print(summary.table())
 
 

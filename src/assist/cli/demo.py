@@ -8,8 +8,12 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from assist.cli.common import console, load_settings, out, progress_bar, user_errors
-from assist.cli.score import score_month, show_run
+from assist.cli.common import load_settings, out, progress_bar, user_errors
+from assist.cli.month import month_stages, run_month
+from assist.cli.month import show as show_month
+from assist.cli.score import show_snapshot
+from assist.errors import AssistError
+from assist.pipelines.month import record_path
 from assist.settings import Settings
 
 app = typer.Typer()
@@ -25,46 +29,47 @@ def demo(
     config: Annotated[Path, typer.Option(help="Experiment config for training.")] = Path(
         "experiments/default.yaml"),
 ) -> None:
-    """Run the main job end to end on a simulated district: simulate, ingest, features, train, score."""
+    """Run the main job end to end on a simulated district: simulate, ingest, train, then the
+    last month's cycle (`assist month`: features, decisions, score, reports, case store)."""
     from assist.experiments.config import load_config
     from assist.ingest.run import ingest as run_ingest
-    from assist.pipelines.featurize import build_features
     from assist.pipelines.train import run_training
     from assist.simulate import simulate as run_simulate
 
     s = load_settings()
     cfg, base = load_config(config)  # fail early on a bad config
-    out.rule(f"1/5 simulate {households:,} households x {months} months")
+    out.rule(f"1/4 simulate {households:,} households x {months} months")
     with progress_bar() as bar:
         sim = run_simulate(households=households, months=months, seed=seed, end_month=end_month,
                            out=s.source_dir, truth_out=s.truth_dir, progress=bar)
     out.print(sim.table())
-    out.rule("2/5 ingest: validate, quarantine, pseudonymise")
+    out.rule("2/4 ingest: validate, quarantine, pseudonymise")
     with progress_bar() as bar:
         summary = run_ingest(source=s.source_dir, out=s.store_dir,
                              key=s.pseudonym_key.get_secret_value(), progress=bar)
     out.print(summary.table())
-    out.rule(f"3/5 features as of {end_month}")
-    with console.status("building indicators"):
-        run = build_features(store=s.store_dir, as_of=end_month, out=s.features_dir)
-    out.print(f"{run.households:,} households x {run.indicators} indicators")
-    out.rule(f"4/5 train the need model ({config})")
+    out.rule(f"3/4 train the need model ({config})")
     with progress_bar() as bar:
         trained = run_training(config=cfg, base_dir=base, settings=s, register=True, progress=bar)
     for table in trained.tables():
         out.print(table)
     promoted = _promote(s, cfg.tracking.registered_model, trained.version)
-    out.rule(f"5/5 score {end_month}: referrals, programmes, allocation, early warning")
-    scored, version = score_month(s, as_of=end_month, model_name=cfg.tracking.registered_model,
-                                  status=console.status, out=out)
-    show_run(out, scored, as_of=end_month, version=version)
+    out.rule(f"4/4 assist month --as-of {end_month}: features, decisions, score, reports, "
+             "case store")
+    record = run_month(s, end_month, month_stages(model="production", config=None))
+    show_month(record)
+    if not record.complete:
+        raise AssistError(f"the month {end_month} did not complete: see the table above")
+    show_snapshot(out, s.scores_dir, end_month)
     out.rule("produced")
     for label, path in (("raw extracts", s.source_dir), ("hidden truth (evaluation only)", s.truth_dir),
-                        ("validated store + quarantine", s.store_dir), ("features", run.folder),
+                        ("validated store + quarantine", s.store_dir),
+                        ("features", s.features_dir / end_month),
                         ("MLflow tracking + registry", s.mlflow_uri), ("need model", promoted),
-                        ("scoring snapshot + referral lists", scored.folder),
-                        ("reports (coverage, drift, fairness...)",
-                         s.workspace / "reports")):
+                        ("scoring snapshot + referral lists", s.scores_dir / end_month),
+                        ("reports (coverage, drift, fairness...)", s.workspace / "reports"),
+                        ("case store", s.db_url.split("///")[-1]),
+                        ("month record", record_path(s.workspace, end_month))):
         out.print(f"{label:32} {path}")
 
 

@@ -36,6 +36,7 @@ def train(
 ) -> None:
     """Train, validate and track a need model as the experiment config says."""
     from assist.experiments.config import config_hash, load_config
+    from assist.pipelines.casebook_labels import summary as casebook_summary
     from assist.pipelines.train import run_training
 
     cfg, base = load_config(config)
@@ -64,6 +65,7 @@ def train(
     problems = r["disparity"]["problems"]
     out.print("recall disparity: " + ("; ".join(problems) if problems else
                                       "all judged groups within the band"))
+    out.print(casebook_summary(r["data"].get("casebook_labels")))
     for note in r["notes"]:
         out.print(f"note: {note}")
     out.print(f"run {result.run_id} ({s.mlflow_uri}) in {result.seconds:.1f} s")

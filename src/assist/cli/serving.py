@@ -12,6 +12,7 @@ import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -30,7 +31,7 @@ DEMO_USERS = (("caseworker1", "caseworker", ("S01",)), ("caseworker2", "casework
 
 
 @contextmanager
-def _session(s: Settings) -> Iterator[Session]:
+def case_store_session(s: Settings) -> Iterator[Session]:
     """A session on the migrated case store at ``s.db_url``; the engine is disposed after."""
     from assist.serving.db import make_engine, session_factory, upgrade
 
@@ -43,18 +44,64 @@ def _session(s: Settings) -> Iterator[Session]:
         engine.dispose()
 
 
-def load_current(s: Settings, *, as_of: str | None = None) -> tuple[str, bool, dict[str, int]]:
-    """Load a scoring snapshot (default: the current one) into the store at ``s.db_url``."""
-    from assist.features import CATALOG
-    from assist.serving.services.snapshots import counts, load_snapshot
-    from assist.storage.snapshot import read_snapshot
+@dataclass(frozen=True)
+class Loaded:
+    """What loading a month into the case store did."""
 
-    snap_files = read_snapshot(s.scores_dir, as_of)
-    with _session(s) as session:
-        snap, new = load_snapshot(session, as_of=snap_files.as_of, summary=snap_files.summary,
-                                  scores=snap_files.scores, referrals=snap_files.referrals,
-                                  indicator_ids=CATALOG.ids)
-        return snap.as_of, new, counts(session, snap)
+    as_of: str
+    #: "loaded" (a new month), "replaced" (another revision) or "already loaded"
+    status: str
+    revision: str
+    previous: str | None
+    counts: dict[str, int]
+    #: decisions on the month's referrals, and on households the revision no longer lists
+    decided: dict[str, int]
+
+    def message(self) -> str:
+        """One line for the console."""
+        what = {"replaced": f"replaced {self.previous} by {self.revision}"}.get(
+            self.status, f"{self.revision} {self.status}")
+        kept = (f"; {self.decided['decisions']:,} decisions kept attached "
+                f"({self.decided['delisted']:,} on households no longer listed)"
+                if self.status == "replaced" else "")
+        return (f"snapshot {self.as_of}: {what} ({self.counts['households']:,} households, "
+                f"{self.counts['referrals']:,} referrals{kept})")
+
+
+def load_month(s: Settings, *, as_of: str | None = None) -> Loaded:
+    """Load a month's snapshot (default: the current one) into the store at ``s.db_url``: its
+    present revision; a month loaded with another revision is replaced, decisions kept."""
+    from sqlalchemy import select
+
+    from assist.features import CATALOG
+    from assist.serving.models import Snapshot
+    from assist.serving.services.snapshots import counts, decided, load_snapshot
+    from assist.storage import snapshot
+
+    as_of = snapshot.current(s.scores_dir) if as_of is None else as_of
+    summary = snapshot.read_summary(s.scores_dir, as_of)
+    with case_store_session(s) as session:
+        loaded = session.scalars(select(Snapshot).where(Snapshot.as_of == as_of)).first()
+        previous = None if loaded is None else snapshot.revision_of(loaded.summary or {})
+        changed = loaded is None or snapshot.revision_key(loaded.summary or {}) != \
+            snapshot.revision_key(summary)  # else: no need to read the tables
+        if changed:
+            files = snapshot.read_snapshot(s.scores_dir, as_of)
+            loaded, changed = load_snapshot(session, as_of=as_of, summary=files.summary,
+                                            scores=files.scores, referrals=files.referrals,
+                                            indicator_ids=CATALOG.ids)
+        status = ("already loaded" if not changed else "loaded" if previous is None
+                  else "replaced")
+        revision = snapshot.revision_of(loaded.summary or {})
+        return Loaded(as_of=as_of, status=status, revision=revision, previous=previous,
+                      counts=counts(session, loaded), decided=decided(session, loaded))
+
+
+def load_current(s: Settings, *, as_of: str | None = None) -> tuple[str, bool, dict[str, int]]:
+    """Load a scoring snapshot (default: the current one) into the store at ``s.db_url``;
+    returns the month, whether the store changed (loaded or replaced), and counts."""
+    res = load_month(s, as_of=as_of)
+    return res.as_of, res.status != "already loaded", res.counts
 
 
 app = typer.Typer()
@@ -83,9 +130,7 @@ def serve(
     s.api_token_secret()  # refuse a default secret before binding
     upgrade(s.db_url)
     if load and snapshot.has_current(s.scores_dir):
-        as_of, new, n = load_current(s)
-        out.print(f"snapshot {as_of}: {'loaded' if new else 'already loaded'} "
-                  f"({n['households']:,} households, {n['referrals']:,} referrals)")
+        out.print(load_month(s).message())
     out.print(f"serving on http://{host}:{port}/api/v1 (docs: /api/v1/docs)")
     uvicorn.run("assist.serving.app:from_environment", factory=True, host=host, port=port,
                 workers=workers, access_log=False, log_level="warning")
@@ -104,24 +149,45 @@ def migrate() -> None:
 @user_errors
 def load_cmd(as_of: Annotated[str | None, typer.Option(
         help="Snapshot month YYYY-MM (default: the current one).")] = None) -> None:
-    """Load a scoring snapshot into the case store (a loaded month is kept as it is)."""
-    s = load_settings()
-    month, new, n = load_current(s, as_of=as_of)
-    out.print(f"snapshot {month}: {'loaded' if new else 'already loaded'} "
-              f"({n['households']:,} households, {n['referrals']:,} referrals)")
+    """Load a scoring snapshot into the case store: the revision its files name present; a
+    month loaded with another revision is replaced, decisions kept on their households."""
+    out.print(load_month(load_settings(), as_of=as_of).message())
 
 @casebook.command("export-labels")
 @user_errors
 def export_labels(out_file: Annotated[Path, typer.Option(
         "--out", help="CSV or Parquet for data.extra_labels of an experiment config.")]) -> None:
-    """Write recorded decisions as training labels (household_id, month, outcome, date)."""
+    """Write recorded decisions as training labels: each labels the features its referral was
+    scored on (referral_month); unreachable, declined and pending outcomes are written too
+    (training counts and drops them)."""
     from assist.serving.services.decisions import decisions_as_labels
     from assist.storage.casebook import write_labels
 
-    with _session(load_settings()) as session:
+    with case_store_session(load_settings()) as session:
         labels = decisions_as_labels(session)
     write_labels(labels, out_file)
-    out.print(f"{len(labels):,} labels: {out_file} (set data.extra_labels to use them)")
+    informative = int(labels["outcome"].isin(["confirmed", "not_in_need"]).sum())
+    months = ", ".join(sorted(set(labels["referral_month"]))) or "none"
+    out.print(f"{len(labels):,} decisions ({informative:,} confirmed or not in need) of "
+              f"referral months {months}: {out_file} (set data.extra_labels to use them)")
+
+@casebook.command("export-decisions")
+@user_errors
+def export_decisions(out_file: Annotated[Path | None, typer.Option(
+        "--out", help="Parquet file (default <workspace>/casebook/decisions.parquet, where "
+                      "`assist score` reads it).")] = None) -> None:
+    """Write the decisions snapshot that scoring carries forward (recorded decisions and
+    allocated referrals still pending); scoring never reads the live case store."""
+    from assist.serving.services.decisions import decisions_snapshot
+    from assist.storage.casebook import DECISIONS_FILE, write_decisions
+
+    s = load_settings()
+    with case_store_session(s) as session:
+        frame = decisions_snapshot(session)
+    path = write_decisions(frame, out_file or s.workspace / "casebook" / DECISIONS_FILE)
+    per = ", ".join(f"{k} {v:,}" for k, v in frame["outcome"].value_counts().sort_index().items())
+    out.print(f"{len(frame):,} decisions ({per or 'none'}): {path}")
+
 
 @casebook.command("overrides")
 @user_errors
@@ -142,7 +208,7 @@ def overrides_cmd(
     from assist.serving.services.snapshots import current_snapshot
 
     s = load_settings()
-    with _session(s) as session:
+    with case_store_session(s) as session:
         if as_of is None:
             snap = current_snapshot(session)
             if snap is None:
@@ -184,7 +250,7 @@ def users_add(
     from assist.serving.services.users import add_user
 
     pw = password or typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    with _session(load_settings()) as session:
+    with case_store_session(load_settings()) as session:
         u = add_user(session, username=username, password=pw, role=role, streets=street or ())
         out.print(f"user {u.username} ({u.role}) added")
 
@@ -197,7 +263,7 @@ def users_list() -> None:
     from assist.serving.services.users import list_users
 
     t = Table("user", "role", "streets", "active")
-    with _session(load_settings()) as session:
+    with case_store_session(load_settings()) as session:
         for u in list_users(session):
             t.add_row(u.username, u.role, ",".join(u.street_codes) or "district",
                       "yes" if u.active else "no")
@@ -209,7 +275,7 @@ def users_disable(username: Annotated[str, typer.Argument()]) -> None:
     """Disable a user (their tokens stop working at once)."""
     from assist.serving.services.users import disable_user
 
-    with _session(load_settings()) as session:
+    with case_store_session(load_settings()) as session:
         disable_user(session, username=username)
     out.print(f"user {username} disabled")
 
@@ -223,7 +289,7 @@ def users_demo() -> None:
     s = load_settings()
     if s.env != "dev":
         raise InputError("demo users only with ASSIST_ENV=dev")
-    with _session(s) as session:
+    with case_store_session(s) as session:
         for name, role, streets in DEMO_USERS:
             pw = secrets.token_urlsafe(12)
             try:
@@ -250,7 +316,7 @@ def audit_export(
     if start.tzinfo is None:
         start = start.replace(tzinfo=dt.UTC)
     n = 0
-    with _session(load_settings()) as session:
+    with case_store_session(load_settings()) as session:
         fh = out_file.open("w", encoding="utf-8") if out_file else sys.stdout
         try:
             for e in audit.entries(session, since=start):

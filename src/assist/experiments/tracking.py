@@ -6,6 +6,12 @@ artifacts live in ``mlartifacts/`` beside the database file (not ``./mlruns`` of
 folder the command ran in); a tracking server decides for itself. MLflow's usage telemetry
 and artifact progress bars are off unless the environment turns them on.
 
+A workspace is portable: MLflow's SQLite store records absolute artifact locations, so when
+the store has been copied or moved (its experiments' artifact roots name another folder's
+``mlartifacts/``), :func:`client` first re-bases every stored location onto the
+``mlartifacts/`` beside this database (:func:`relocate_artifacts`): runs, drift logs and model
+versions of a copied workspace are read from and written to the copy, never the original.
+
 Plots are drawn with matplotlib's object API on an Agg canvas (no pyplot, no global backend).
 """
 
@@ -14,7 +20,9 @@ from __future__ import annotations
 import math
 import os
 import re
+import sqlite3
 from collections.abc import Iterable, Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
@@ -35,21 +43,66 @@ _BATCH = 100
 
 
 def client(uri: str) -> MlflowClient:
-    """An MLflow client for tracking and registry at ``uri`` (telemetry off by default)."""
+    """An MLflow client for tracking and registry at ``uri`` (telemetry off by default; a
+    copied local store re-based onto its own folder first, see :func:`relocate_artifacts`)."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    relocate_artifacts(uri)
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def local_artifact_root(uri: str) -> str | None:
-    """``file:`` URI of ``mlartifacts/`` beside a local SQLite store; None for other stores."""
+def _sqlite_file(uri: str) -> Path | None:
+    """The database file of a ``sqlite:`` URI (``sqlite:////abs`` or ``sqlite:///relative``)."""
     parsed = urlparse(uri)
     if parsed.scheme != "sqlite" or not parsed.path or parsed.path in ("/", "/:memory:"):
         return None
-    db = Path(unquote(parsed.path[1:] if parsed.path.startswith("//") else parsed.path))
-    return (db.parent / ARTIFACTS_DIR).resolve().as_uri()
+    return Path(unquote(parsed.path[1:]))
+
+
+def local_artifact_root(uri: str) -> str | None:
+    """``file:`` URI of ``mlartifacts/`` beside a local SQLite store; None for other stores."""
+    db = _sqlite_file(uri)
+    return None if db is None else (db.parent / ARTIFACTS_DIR).resolve().as_uri()
+
+
+#: (table, column) of every artifact location MLflow's SQL store records
+_LOCATIONS = (("experiments", "artifact_location"), ("runs", "artifact_uri"),
+              ("model_versions", "source"), ("model_versions", "storage_location"),
+              ("logged_models", "artifact_location"))
+
+
+def relocate_artifacts(uri: str) -> dict[str, str]:
+    """Re-base the artifact locations of a copied (or moved) local SQLite store onto the
+    ``mlartifacts/`` beside it; returns {old root: new root} (empty when nothing moved).
+
+    An experiment created here has the location ``<root>/<name>`` with ``<root>`` an
+    ``mlartifacts`` folder; a root other than this store's own is a copy's origin, and every
+    location under it (experiments, runs, model versions, logged models) is rewritten in one
+    transaction. Other locations (set explicitly, or a server's) are left as they are."""
+    db = _sqlite_file(uri)
+    root = local_artifact_root(uri)
+    if db is None or root is None or not db.is_file():
+        return {}
+    with closing(sqlite3.connect(db, timeout=30)) as con:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "experiments" not in tables:
+            return {}
+        olds = {loc[:-len(name) - 1]
+                for name, loc in con.execute("SELECT name, artifact_location FROM experiments")
+                if loc and loc.endswith(f"/{name}")
+                and loc[:-len(name) - 1].endswith(f"/{ARTIFACTS_DIR}")
+                and loc[:-len(name) - 1] != root}
+        if not olds:
+            return {}
+        with con:  # one transaction
+            for old in sorted(olds):
+                for table, col in (tc for tc in _LOCATIONS if tc[0] in tables):
+                    con.execute(f"UPDATE {table} SET {col} = ? || substr({col}, ?) "  # noqa: S608
+                                f"WHERE {col} = ? OR substr({col}, 1, ?) = ?",
+                                (root, len(old) + 1, old, len(old) + 1, f"{old}/"))
+    return dict.fromkeys(sorted(olds), root)
 
 
 def experiment_id(c: MlflowClient, name: str, uri: str) -> str:

@@ -48,6 +48,8 @@ class RawFrame:
     frame: pd.DataFrame
     extra_columns: list[str]
     sha256: str
+    #: the file's size in bytes, as read
+    size: int
 
 
 def discover(source: Path) -> tuple[list[str], list[Extract]]:
@@ -98,7 +100,8 @@ def _table_files(folder: Path) -> dict[str, Path]:
 
 
 def read_extract(extract: Extract, spec: TableSpec) -> RawFrame:
-    """The declared columns of an extract, with its SHA-256; InputError if it cannot be used."""
+    """The declared columns of an extract, with its SHA-256 and size; InputError if it cannot
+    be used."""
     path = extract.path
     try:
         data = path.read_bytes()
@@ -130,7 +133,7 @@ def read_extract(extract: Extract, spec: TableSpec) -> RawFrame:
         raise InputError(f"unreadable column types ({_reason(exc)})", file=str(path)) from None
     frame.index = pd.RangeIndex(len(frame))
     extra = [n for n in names if n not in declared]
-    return RawFrame(frame, extra, hashlib.sha256(data).hexdigest())
+    return RawFrame(frame, extra, hashlib.sha256(data).hexdigest(), len(data))
 
 
 def _read_csv(data: bytes, spec: TableSpec) -> pa.Table:

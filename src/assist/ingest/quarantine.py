@@ -130,6 +130,13 @@ class QuarantineWriter:
             self._writers[table].write_table(
                 pa.Table.from_pandas(frame, schema=QUARANTINE_SCHEMA, preserve_index=False))
 
+    def write_rows(self, table: str, rows: pa.Table) -> None:
+        """Append quarantine rows already in :data:`QUARANTINE_SCHEMA` (those of an unchanged
+        extract, carried over from the previous store: the file gets the same bytes)."""
+        if rows.num_rows:
+            self._writers[table].write_table(rows.select(QUARANTINE_SCHEMA.names)
+                                             .cast(QUARANTINE_SCHEMA))
+
     def close(self) -> None:
         """Finish every file."""
         for writer in self._writers.values():

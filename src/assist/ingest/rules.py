@@ -102,12 +102,15 @@ class TableRules:
         raise ValueError(f"table {self.spec.name!r}: unknown table-wide check {check!r}")
 
     def find(self, frame: pd.DataFrame, *, failed: dict[str, dict[str, np.ndarray]],
-             snapshot: str, households: pa.Array | None = None) -> pd.DataFrame:
+             snapshot: str, households: pa.Array | None = None,
+             household_ids: pd.Series | None = None) -> pd.DataFrame:
         """Findings (row position, rule, column) for ``frame``, a coerced extract.
 
-        ``failed`` holds the coercion failures per column and rule; ``households`` the raw ids
+        ``failed`` holds the coercion failures per column and rule; ``households`` the ids
         of the accepted households of this snapshot as Arrow text (``None`` for the households
-        table itself).
+        table itself), compared with ``household_ids``: the frame's household ids as the same
+        kind of id (default: the frame's own raw ids; ingest compares pseudonyms, so that an
+        unchanged households file need not be read again).
         """
         n = len(frame)
         found = _Findings(n)
@@ -119,7 +122,7 @@ class TableRules:
         self._snapshot(frame, found, snapshot)
         self._table_wide(frame, found)
         if households is not None and "household_id" in frame:
-            hid = frame["household_id"]
+            hid = frame["household_id"] if household_ids is None else household_ids
             known = pc.is_in(arrow_text(hid), value_set=households)
             unknown = hid.notna().to_numpy() & ~known.to_numpy(zero_copy_only=False)
             found.add(np.flatnonzero(unknown & ~found.flagged("household_id")),

@@ -1,4 +1,5 @@
-"""Ingest: validate every row of every extract, quarantine bad rows, pseudonymise, store.
+"""Ingest: validate every row of every new or changed extract, quarantine bad rows,
+pseudonymise, store.
 
 For each snapshot month, table by table (households first, so that other tables can be
 checked against the households accepted in that month), one extract file at a time:
@@ -6,11 +7,17 @@ checked against the households accepted in that month), one extract file at a ti
 1. read the file (:mod:`~assist.ingest.extracts`); a missing or unreadable file or column
    fails the whole run with an :class:`~assist.errors.InputError` naming it;
 2. type each column as declared (:mod:`~assist.ingest.coerce`); unreadable -> ``bad_type``;
-3. check every row against the table's schema (:mod:`~assist.ingest.rules`);
-4. replace household and person ids by keyed pseudonyms (:mod:`~assist.ingest.pseudonym`),
-   drop names, ID numbers, addresses and certificate numbers;
+3. replace household and person ids by keyed pseudonyms (:mod:`~assist.ingest.pseudonym`),
+   check every row against the table's schema (:mod:`~assist.ingest.rules`; a row's household
+   must be among the month's accepted households, compared by pseudonym);
+4. drop names, ID numbers, addresses and certificate numbers;
 5. write failing rows to the quarantine (:mod:`~assist.ingest.quarantine`) and accepted rows,
    self-checked against the clean schema, to the store (:mod:`~assist.storage.store`).
+
+Incremental by default (:mod:`~assist.ingest.incremental`): only source files that are new
+or changed since the store's last ingest are validated; the unchanged table-months are
+hard-linked into the new store with their quarantine rows and counts. ``full=True``
+validates everything. Either way the store is the same, byte for byte.
 
 Everything is written to a staging folder and swapped in at the end
 (:mod:`~assist.storage.atomic`): a failed run leaves the previous store as it was. Output
@@ -27,9 +34,10 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,157 +47,122 @@ import pandera.errors as pe
 import pyarrow as pa
 from pandera.pandas import DataFrameSchema
 from rich.progress import Progress
-from rich.table import Table
 
-import assist
 from assist.errors import InputError
 from assist.features.schemas import TABLE_ORDER, TABLES, clean_schema
+from assist.ingest import incremental
 from assist.ingest.coerce import arrow_text, coerce_column
 from assist.ingest.extracts import Extract, discover, read_extract
-from assist.ingest.pseudonym import Pseudonymiser, key_fingerprint
+from assist.ingest.manifest import source_entry, write_manifest
+from assist.ingest.pseudonym import Pseudonymiser
 from assist.ingest.quarantine import QuarantineWriter, quarantine_frame
 from assist.ingest.rules import DeclaredChecks, TableRules
+from assist.ingest.summary import FileResult, IngestSummary, TableCounts
 from assist.storage import atomic, store
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class TableCounts:
-    """Rows of one table: read, accepted and quarantined (by rule), and ignored columns."""
-
-    rows_read: int = 0
-    accepted: int = 0
-    quarantined: int = 0
-    by_rule: dict[str, int] = field(default_factory=dict)
-    extra_columns: list[str] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    by_snapshot: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    def add(self, result: FileResult) -> None:
-        """Count one extract file."""
-        self.rows_read += result.rows_read
-        self.accepted += result.accepted
-        self.quarantined += result.quarantined
-        for rule, n in result.by_rule.items():
-            self.by_rule[rule] = self.by_rule.get(rule, 0) + n
-        self.extra_columns = sorted(set(self.extra_columns) | set(result.extra_columns))
-        self.files.append(result.source_file)
-        self.by_snapshot[result.snapshot] = {
-            "rows_read": result.rows_read, "accepted": result.accepted,
-            "quarantined": result.quarantined}
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready form."""
-        return {"rows_read": self.rows_read, "accepted": self.accepted,
-                "quarantined": self.quarantined, "by_rule": dict(sorted(self.by_rule.items())),
-                "extra_columns": list(self.extra_columns), "files": list(self.files),
-                "by_snapshot": dict(sorted(self.by_snapshot.items()))}
-
-
-@dataclass(frozen=True)
-class IngestSummary:
-    """What an ingest run read, accepted and quarantined, per table."""
-
-    snapshots: tuple[str, ...]
-    tables: dict[str, TableCounts]
-
-    @property
-    def rows_read(self) -> int:
-        """Rows read over all tables."""
-        return sum(t.rows_read for t in self.tables.values())
-
-    @property
-    def accepted(self) -> int:
-        """Rows accepted over all tables."""
-        return sum(t.accepted for t in self.tables.values())
-
-    @property
-    def quarantined(self) -> int:
-        """Rows quarantined over all tables."""
-        return sum(t.quarantined for t in self.tables.values())
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready form (what ``summary.json`` holds)."""
-        return {"snapshots": list(self.snapshots),
-                "totals": {"rows_read": self.rows_read, "accepted": self.accepted,
-                           "quarantined": self.quarantined},
-                "tables": {name: counts.to_dict() for name, counts in self.tables.items()}}
-
-    def table(self) -> Table:
-        """A Rich table: rows read / accepted / quarantined per table, by rule; ignored columns."""
-        snaps = self.snapshots
-        span = f"{snaps[0]} … {snaps[-1]}" if len(snaps) > 1 else (snaps[0] if snaps else "-")
-        ignored = "; ".join(f"{name}: {', '.join(t.extra_columns)}"
-                            for name, t in self.tables.items() if t.extra_columns)
-        out = Table(title=f"Ingest: {len(snaps)} snapshot(s), {span}",
-                    caption=f"ignored columns (not declared): {ignored}" if ignored else None)
-        out.add_column("table", no_wrap=True)
-        for header in ("rows read", "accepted", "quarantined"):
-            out.add_column(header, justify="right", no_wrap=True)
-        out.add_column("quarantined by rule", overflow="fold")
-        for name, t in self.tables.items():
-            rules = ", ".join(f"{r} {n:,}" for r, n in sorted(
-                t.by_rule.items(), key=lambda kv: (-kv[1], kv[0])))
-            out.add_row(name, f"{t.rows_read:,}", f"{t.accepted:,}",
-                        f"[red]{t.quarantined:,}[/red]" if t.quarantined else "0", rules or "-")
-        out.add_row("total", f"{self.rows_read:,}", f"{self.accepted:,}",
-                    f"{self.quarantined:,}", "", style="bold", end_section=True)
-        return out
-
-
-@dataclass
-class FileResult:
-    """Counts for one extract file."""
-
-    snapshot: str
-    source_file: str
-    rows_read: int
-    accepted: int
-    quarantined: int
-    by_rule: dict[str, int]
-    extra_columns: list[str]
-
+__all__ = ["PARALLEL_MIN_BYTES", "FileResult", "IngestSummary", "TableCounts", "ingest"]
 
 #: a source folder at least this large is ingested by two processes (snapshots split)
 PARALLEL_MIN_BYTES = 64 * 2**20
 
+#: called once per extract file, validated or kept (progress)
+Tick = Callable[[Extract, bool], None]
+
 
 def ingest(*, source: Path, out: Path, key: str | bytes, progress: Progress | None = None,
-           workers: int | None = None) -> IngestSummary:
+           workers: int | None = None, full: bool = False) -> IngestSummary:
     """Validate, quarantine and pseudonymise the extracts in ``source`` into the store ``out``.
 
-    ``workers`` processes ingest whole snapshots side by side (default: 2 for a large source
-    on a machine with 2 or more cores, else 1); the store is the same whatever their number.
+    Only the source files that are new or changed since the store's last ingest are validated
+    (``full``: all of them); the summary's ``changes`` say which. ``workers`` processes ingest
+    whole snapshots side by side (default: 2 for a large source on a machine with 2 or more
+    cores, else 1); the store is the same whatever their number and whichever the mode.
     """
     source, out = Path(source), Path(out)
     atomic.recover(out)  # first, whatever happens next: repair a swap a killed run cut short
     _check_separate(source, out)
     snapshots, extracts = discover(source)
     atomic.check_replaceable(out, marker=store.MANIFEST_FILE)
-    groups = [[e for e in extracts if e.snapshot == s] for s in snapshots]  # table order
-    workers = _workers(workers, size=sum(e.path.stat().st_size for e in extracts),
+    plan = incremental.plan(extracts, out=out, key=key, full=full)
+    groups = [g for s in snapshots
+              if (g := [e for e in extracts if e.snapshot == s and not plan.keeps(e)])]
+    tick = _ticker(progress, len(extracts))
+    if not groups and not plan.changes.removed:  # the store already is what a run would write
+        log.info("nothing new or changed in %s: the store stays as it is", source)
+        return _carried_summary(snapshots, extracts, plan, tick)
+    workers = _workers(workers, size=sum(e.path.stat().st_size for g in groups for e in g),
                        snapshots=len(groups))
-    task = progress.add_task("ingest", total=len(extracts)) if progress is not None else None
-    counts = {name: TableCounts() for name in TABLE_ORDER}
-    sources: dict[str, str] = {}
     with atomic.replacing(out, marker=store.MANIFEST_FILE) as staging:
-        with QuarantineWriter(staging / store.QUARANTINE_DIR, TABLE_ORDER) as quarantine:
-            for done in _ingested(groups, staging, key, workers):
+        linked = incremental.carry_over(plan, out=out, staging=staging)
+        log.info("carried %d unchanged table-month(s) over (%d hard-linked)",
+                 len(plan.kept_files), linked)
+        summary, sources = _store(snapshots, extracts, plan, groups, out=out, staging=staging,
+                                  key=key, workers=workers, tick=tick)
+        store.write_json(summary.to_dict(), staging / store.SUMMARY_FILE)
+        write_manifest(staging, snapshots=snapshots, key=key, sources=sources,
+                       expected=plan.kept_files)
+    return summary
+
+
+def _ticker(progress: Progress | None, total: int) -> Tick:
+    """Advance a progress task once per extract file."""
+    if progress is None:
+        return lambda extract, kept: None
+    task = progress.add_task("ingest", total=total)
+
+    def tick(extract: Extract, kept: bool) -> None:
+        progress.update(task, description=f"{'kept' if kept else 'ingest'} {extract.name}")
+        progress.advance(task)
+    return tick
+
+
+def _carried_summary(snapshots: list[str], extracts: list[Extract], plan: incremental.Plan,
+                     tick: Tick) -> IngestSummary:
+    """The summary of a run with nothing to validate: every file's recorded counts."""
+    counts = {name: TableCounts() for name in TABLE_ORDER}
+    for extract in extracts:
+        counts[extract.table].add(incremental.kept_file(plan, extract)[0])
+        tick(extract, True)
+    return IngestSummary(tuple(snapshots), counts, plan.changes)
+
+
+def _store(snapshots: list[str], extracts: list[Extract], plan: incremental.Plan,
+           groups: list[list[Extract]], *, out: Path, staging: Path, key: str | bytes,
+           workers: int, tick: Tick) -> tuple[IngestSummary, dict[str, dict[str, Any]]]:
+    """Validate ``groups`` and carry the rest over, in snapshot and table order: the summary
+    and the manifest's source entries."""
+    counts = {name: TableCounts() for name in TABLE_ORDER}
+    sources: dict[str, dict[str, Any]] = {}
+    kept_rows = incremental.KeptQuarantine(out)
+    validated = _ingested(groups, staging, key, workers)
+    with closing(validated), \
+            QuarantineWriter(staging / store.QUARANTINE_DIR, TABLE_ORDER) as quarantine:
+        for extract in extracts:
+            kept = plan.keeps(extract)
+            if kept:
+                result, entry = incremental.kept_file(plan, extract)
+                rows = kept_rows.rows(extract)
+                if rows.num_rows != result.quarantined:
+                    raise InputError(f"the previous store's quarantine does not match its "
+                                     f"manifest for {extract.name}: run `assist ingest --full`",
+                                     file=str(store.quarantine_path(out, extract.table)))
+                quarantine.write_rows(extract.table, rows)
+            else:
+                done = next(validated)
+                if done.extract != extract:
+                    raise RuntimeError(f"ingest order: {done.extract.name} for {extract.name}")
                 result = done.result
                 if done.quarantine is not None:
-                    quarantine.write(done.extract.table, done.quarantine)
-                counts[done.extract.table].add(result)
-                sources[done.extract.name] = done.sha256
-                log.info("ingested %s: %d rows, %d accepted, %d quarantined", done.extract.name,
+                    quarantine.write(extract.table, done.quarantine)
+                entry = source_entry(extract, size=done.size, sha256=done.sha256, result=result)
+                log.info("ingested %s: %d rows, %d accepted, %d quarantined", extract.name,
                          result.rows_read, result.accepted, result.quarantined)
-                if progress is not None and task is not None:
-                    progress.update(task, description=f"ingest {done.extract.name}")
-                    progress.advance(task)
-        summary = IngestSummary(tuple(snapshots), counts)
-        store.write_json(summary.to_dict(), staging / store.SUMMARY_FILE)
-        _write_manifest(staging, snapshots=snapshots, key=key, sources=sources)
-    return summary
+            counts[extract.table].add(result)
+            sources[extract.name] = entry
+            tick(extract, kept)
+    return IngestSummary(tuple(snapshots), counts, plan.changes), sources
 
 
 def _workers(asked: int | None, *, size: int, snapshots: int) -> int:
@@ -204,11 +177,12 @@ def _workers(asked: int | None, *, size: int, snapshots: int) -> int:
 
 @dataclass
 class _Done:
-    """One ingested extract file: its counts, SHA-256 and quarantine rows (if any)."""
+    """One ingested extract file: its counts, SHA-256, size and quarantine rows (if any)."""
 
     extract: Extract
     result: FileResult
     sha256: str
+    size: int
     quarantine: pd.DataFrame | None
 
 
@@ -221,16 +195,26 @@ class _Snapshots:
         self.self_checks = {name: _self_check_schema(name) for name in TABLE_ORDER}
 
     def run(self, extracts: list[Extract], staging: Path) -> Iterator[_Done]:
-        """Ingest one snapshot's files (households first), file by file."""
+        """Ingest one snapshot's files (households first), file by file. When the month's
+        households file is unchanged (carried over), the accepted households are those of
+        the store."""
         households: pa.Array | None = None
         for extract in extracts:
-            result, accepted_ids, sha, rejected = _ingest_file(
+            if extract.table != "households" and households is None:
+                households = _stored_households(staging, extract.snapshot)
+            done, accepted = _ingest_file(
                 extract, staging, self.checks[extract.table], self.self_checks[extract.table],
                 self.pseudonyms,
                 households=None if extract.table == "households" else households)
             if extract.table == "households":
-                households = accepted_ids
-            yield _Done(extract, result, sha, rejected)
+                households = accepted
+            yield done
+
+
+def _stored_households(staging: Path, snapshot: str) -> pa.Array:
+    """Pseudonyms of the households of ``snapshot`` already in the (staging) store."""
+    path = store.table_path(staging, "households", snapshot)
+    return arrow_text(pd.read_parquet(path, columns=["household_id"])["household_id"])
 
 
 def _ingested(groups: list[list[Extract]], staging: Path, key: str | bytes,
@@ -290,11 +274,10 @@ def _self_check_schema(name: str) -> _SelfCheck:
 
 def _ingest_file(extract: Extract, staging: Path, checks: TableRules,
                  self_check: _SelfCheck, pseudonyms: Pseudonymiser, *,
-                 households: pa.Array | None,
-                 ) -> tuple[FileResult, pa.Array, str, pd.DataFrame | None]:
-    """Read, check, pseudonymise and write one extract file; its counts, accepted household
-    ids (raw, for the next tables of the snapshot), the file's SHA-256 and its quarantine
-    rows (``None`` when every row was accepted)."""
+                 households: pa.Array | None) -> tuple[_Done, pa.Array | None]:
+    """Read, check, pseudonymise and write one extract file: what it gave (counts, SHA-256,
+    size, quarantine rows) and, for a households file, the pseudonyms of the accepted
+    households (for the next tables of the snapshot)."""
     spec = TABLES[extract.table]
     raw = read_extract(extract, spec)
     coerced, failed = {}, {}
@@ -302,17 +285,17 @@ def _ingest_file(extract: Extract, staging: Path, checks: TableRules,
         result = coerce_column(raw.frame[col.name], col)
         coerced[col.name], failed[col.name] = result.values, result.failed
     frame = pd.DataFrame(coerced)
-    findings = checks.find(frame, failed=failed, snapshot=extract.snapshot,
-                           households=households)
     ids = {c.name: pseudonyms.column(frame[c.name], c.pii) for c in spec.columns
            if c.pii in ("household", "person")}
+    findings = checks.find(frame, failed=failed, snapshot=extract.snapshot,
+                           households=households, household_ids=ids.get("household_id"))
     ok = np.ones(len(frame), dtype=bool)
     ok[findings["row"].to_numpy()] = False
     rejected = None
     if not ok.all():
         rejected = quarantine_frame(spec, findings, raw.frame, frame, ids,
                                     snapshot=extract.snapshot, source_file=extract.name)
-    extra, sha = raw.extra_columns, raw.sha256
+    extra, sha, size = raw.extra_columns, raw.sha256, raw.size
     del raw
     clean = pd.DataFrame({name: ids.get(name, frame[name]) for name in spec.clean_column_names})
     if not ok.all():
@@ -320,11 +303,11 @@ def _ingest_file(extract: Extract, staging: Path, checks: TableRules,
     _self_check(self_check, clean, extract)
     store.write_parquet(clean, store.table_path(staging, spec.name, extract.snapshot),
                         store.arrow_schema(spec.name), sort_by=spec.key)
-    accepted_ids = arrow_text(frame.loc[ok, "household_id"])
+    accepted = arrow_text(clean["household_id"]) if extract.table == "households" else None
     by_rule = findings.drop_duplicates(["row", "rule"])["rule"].value_counts()
     result = FileResult(extract.snapshot, extract.name, len(frame), int(ok.sum()),
                         int((~ok).sum()), {str(k): int(v) for k, v in by_rule.items()}, extra)
-    return result, accepted_ids, sha, rejected
+    return _Done(extract, result, sha, size, rejected), accepted
 
 
 def _self_check(check: _SelfCheck, clean: pd.DataFrame, extract: Extract) -> None:
@@ -347,19 +330,3 @@ def _self_check_failed(extract: Extract, failures: dict[tuple[str, str], int]) -
     what = ", ".join(f"{col}:{name} x{n}" for (col, name), n in sorted(failures.items()))
     raise RuntimeError(f"ingest self-check failed for {extract.name}: {what}")
 
-
-def _write_manifest(staging: Path, *, snapshots: list[str], key: str | bytes,
-                    sources: dict[str, str]) -> None:
-    files = {}
-    for path in sorted(p for p in staging.rglob("*") if p.is_file()):
-        rel = path.relative_to(staging).as_posix()
-        files[rel] = {"sha256": store.file_sha256(path), "bytes": path.stat().st_size}
-    store.write_json({
-        "format": store.STORE_FORMAT,
-        "assist_version": assist.__version__,
-        "snapshots": snapshots,
-        "tables": list(TABLE_ORDER),
-        "key_fingerprint": key_fingerprint(key),
-        "files": files,
-        "sources": {name: {"sha256": sha} for name, sha in sorted(sources.items())},
-    }, staging / store.MANIFEST_FILE)

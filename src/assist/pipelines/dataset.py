@@ -5,8 +5,10 @@ known by the end of m — and its label is the outcome of the household's inform
 visit dated in month m + 1 (the latest one in that month; ``confirmed`` -> 1, ``not_in_need``
 -> 0). Visits that could not reach the household or were declined say nothing; households
 with no informative visit that month are unlabelled (NaN). So a label never comes from a
-month whose records the features could see. Case-store outcomes (``household_id, month,
-outcome[, date]``) merge with the visit records the same way (:func:`outcomes_in_month`).
+month whose records the features could see.
+
+Case-store outcomes (``data.extra_labels``) label the month their referral was scored on and
+win over the department's label (rules and drop counts: :mod:`assist.pipelines.casebook_labels`).
 
 A district's own flat household table (:func:`table_dataset`) gives examples directly: its
 YAML catalog's indicators, a 0/1 label column or a rule, and months when it has a snapshot
@@ -20,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +38,7 @@ from assist.features.labels import LABEL_OF_OUTCOME
 from assist.features.policy import month_end
 from assist.features.view import WINDOW_MONTHS
 from assist.ingest.pseudonym import Pseudonymiser
+from assist.pipelines import casebook_labels as cl
 from assist.pipelines.featurize import tables_by_month
 from assist.settings import Settings
 from assist.storage.store import MANIFEST_FILE, file_sha256, list_snapshots, load_tables
@@ -61,6 +65,8 @@ class MonthData:
     truth: pd.Series | None = None
     #: whether X holds every household of the month (else only the labelled ones)
     complete: bool = True
+    #: rows labelled by the case store (boolean, aligned with X); None without extra labels
+    casebook: pd.Series | None = None
 
     @property
     def labelled(self) -> np.ndarray:
@@ -72,7 +78,15 @@ class MonthData:
         mask = np.asarray(mask, dtype=bool)
         return replace(self, X=self.X.loc[mask], y=self.y.loc[mask], groups=self.groups.loc[mask],
                        truth=None if self.truth is None else self.truth.loc[mask],
+                       casebook=None if self.casebook is None else self.casebook.loc[mask],
                        complete=self.complete and bool(mask.all()))
+
+    @property
+    def from_casebook(self) -> np.ndarray:
+        """Boolean mask of rows labelled by the case store."""
+        if self.casebook is None:
+            return np.zeros(len(self.y), dtype=bool)
+        return self.casebook.to_numpy(dtype=bool)
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,6 +103,11 @@ class Dataset:
     fingerprint: str
     notes: tuple[str, ...] = ()
     truth_source: str | None = None
+    #: labelled rows of the store's last month, labelled by the case store only (its next
+    #: month is not in the store): the final model trains on them, no fold tests on them
+    casebook_only: tuple[MonthData, ...] = ()
+    #: case-store label counts (:mod:`assist.pipelines.casebook_labels`); None without any
+    casebook: dict[str, Any] | None = None
 
     def month(self, name: str) -> MonthData:
         """The examples of feature month ``name``."""
@@ -98,10 +117,13 @@ class Dataset:
         raise KeyError(name)
 
     def label_counts(self) -> dict[str, dict[str, int]]:
-        """Per feature month: households, labelled examples and positives."""
+        """Per feature month: households, labelled examples, positives and case-store labels
+        (training-only months included)."""
         return {m.month: {"households": int(len(m.X)) if m.complete else -1,
                           "labelled": int(m.y.notna().sum()),
-                          "positives": int((m.y == 1).sum())} for m in self.months}
+                          "positives": int((m.y == 1).sum()),
+                          "casebook": int(m.from_casebook.sum())}
+                for m in (*self.months, *self.casebook_only)}
 
 
 def next_month(month: str) -> str:
@@ -109,12 +131,10 @@ def next_month(month: str) -> str:
     return str(pd.Period(month, freq="M") + 1)
 
 
-def outcomes_in_month(tables: Tables, month: str, *,
-                      extra: pd.DataFrame | None = None) -> pd.Series:
+def outcomes_in_month(tables: Tables, month: str) -> pd.Series:
     """Outcome (1 confirmed, 0 not in need) of each household's latest informative visit dated
-    in ``month``; households without one are absent. ``extra`` rows (``household_id, month,
-    outcome[, date]``, e.g. from the case store) count as visits on their date (month end
-    when missing) and win ties."""
+    in ``month`` in the department's verification records; households without one are
+    absent. (Case-store labels are put over these by :func:`store_dataset`.)"""
     if "verifications" not in tables:
         raise InputError("source table 'verifications' is missing: labels need it")
     start = pd.Timestamp(f"{month}-01")
@@ -124,20 +144,12 @@ def outcomes_in_month(tables: Tables, month: str, *,
     date = v["visit_date"]
     keep = ((date >= start) & (date <= end)).fillna(False).to_numpy(dtype=bool)
     v = v.loc[keep]
-    events = [pd.DataFrame({"household_id": v["household_id"].astype(str).to_numpy(),
-                            "date": v["visit_date"].to_numpy(dtype="datetime64[ns]"),
-                            "order": 0, "tie": v["verification_id"].astype(str).to_numpy(),
-                            "outcome": v["outcome"].astype(str).to_numpy()})]
-    if extra is not None and len(extra):
-        e = extra.loc[(extra["month"].astype(str) == month).to_numpy()]
-        when = pd.to_datetime(e["date"]) if "date" in e else pd.Series(pd.NaT, index=e.index)
-        events.append(pd.DataFrame({
-            "household_id": e["household_id"].astype(str).to_numpy(),
-            "date": when.fillna(end).to_numpy(dtype="datetime64[ns]"), "order": 1,
-            "tie": np.arange(len(e)).astype(str), "outcome": e["outcome"].astype(str).to_numpy()}))
-    ev = pd.concat(events, ignore_index=True)
+    ev = pd.DataFrame({"household_id": v["household_id"].astype(str).to_numpy(),
+                       "date": v["visit_date"].to_numpy(dtype="datetime64[ns]"),
+                       "tie": v["verification_id"].astype(str).to_numpy(),
+                       "outcome": v["outcome"].astype(str).to_numpy()})
     ev = ev.loc[ev["outcome"].isin(list(LABEL_OF_OUTCOME)).to_numpy()]
-    ev = ev.sort_values(["household_id", "date", "order", "tie"], kind="stable")
+    ev = ev.sort_values(["household_id", "date", "tie"], kind="stable")
     latest = ev.drop_duplicates("household_id", keep="last")
     return pd.Series(latest["outcome"].map(LABEL_OF_OUTCOME).to_numpy(dtype=float),
                      index=pd.Index(latest["household_id"].to_numpy(), name="household_id"),
@@ -145,7 +157,8 @@ def outcomes_in_month(tables: Tables, month: str, *,
 
 
 def read_extra_labels(path: Path) -> pd.DataFrame:
-    """Extra outcomes (CSV/Parquet with ``household_id, month, outcome[, date]``)."""
+    """Extra outcomes (CSV/Parquet with ``household_id, month, outcome[, date, referral_month,
+    updated_at]``; see :mod:`assist.pipelines.casebook_labels`)."""
     df = read_table(path)
     missing = [c for c in EXTRA_LABEL_COLUMNS if c not in df.columns]
     if missing:
@@ -161,9 +174,12 @@ def store_dataset(*, store: Path, groups: Sequence[str], months: int | None = No
     """Examples from the ingested store: every feature month with a following month.
 
     The last ``complete_months`` feature months keep every household (they are scored whole);
-    earlier months keep only labelled households. The store is read once per ``span``
-    consecutive feature months (:func:`~assist.pipelines.featurize.tables_by_month`); the
-    examples do not depend on ``span``, only time and memory do.
+    earlier months keep only labelled households. Case-store labels (``extra_labels``) are put
+    over the department's (:mod:`assist.pipelines.casebook_labels`); when they label the
+    store's last month, its labelled households form a training-only month. The store is read
+    once per ``span`` consecutive feature months
+    (:func:`~assist.pipelines.featurize.tables_by_month`); the examples do not depend on
+    ``span``, only time and memory do.
     """
     store = Path(store)
     snaps = list_snapshots(store)[-months:] if months else list_snapshots(store)
@@ -174,35 +190,57 @@ def store_dataset(*, store: Path, groups: Sequence[str], months: int | None = No
                          f"few for examples after skipping {min_history_months} month(s) of "
                          "short history (each example needs the following month)",
                          file=str(store))
+    cb, counts = cl.prepare(extra_labels) if extra_labels is not None else (None, None)
+    only = [snaps[-1]] if cb is not None and snaps[-1] in cl.months_with_labels(cb) else []
     notes = []
     if min_history_months:
         notes.append(f"first {min_history_months} snapshot month(s) used as look-back only")
-    task = progress.add_task("building features", total=len(feature_months)) if progress else None
+    built = [*feature_months, *only]
+    task = progress.add_task("building features", total=len(built)) if progress else None
     out = []
     # the look-back tables are read once per `span` months and sliced to each month's window
     # (as `assist features` loads them), current-state tables month by month
-    for i, (m, tables) in enumerate(tables_by_month(store, feature_months, span=span)):
+    for i, (m, tables) in enumerate(tables_by_month(store, built, span=span)):
         if progress is not None and task is not None:
             progress.update(task, description=f"building features {m}")
-        X = build(tables, m, catalog)  # noqa: N806 - scikit-learn convention
-        y = outcomes_in_month(_label_tables(store, next_month(m), held), next_month(m),
-                              extra=extra_labels).reindex(X.index)
-        attrs = household_attributes(tables, m)
+        data = _month_data(store, m, tables, held=held, catalog=catalog, groups=groups,
+                           casebook=(cb, counts))
         del tables  # a month's tables (GBs at 1M households) go before the next month's load
-        unknown = [g for g in groups if g not in attrs.columns]
-        if unknown:
-            raise ConfigError(f"section 'evaluation', field 'groups': {unknown} are not "
-                              f"household attributes (known: {', '.join(attrs.columns)})")
-        data = MonthData(month=m, label_month=next_month(m), X=X, y=y,
-                         groups=attrs.reindex(X.index)[list(groups)])
-        if i < len(feature_months) - complete_months:
+        if i < len(feature_months) - complete_months or m in only:
             data = data.subset(data.labelled)
         out.append(data)
         if progress is not None and task is not None:
             progress.advance(task)
-    return Dataset(source="store", temporal=True, months=tuple(out), catalog=catalog,
-                   snapshots=tuple(snaps), fingerprint=file_sha256(store / MANIFEST_FILE),
-                   notes=tuple(notes))
+    if cb is not None and counts is not None:
+        cl.count_outside(cb, set(built), counts)
+    return Dataset(source="store", temporal=True, months=tuple(out[:len(feature_months)]),
+                   catalog=catalog, snapshots=tuple(snaps),
+                   fingerprint=file_sha256(store / MANIFEST_FILE), notes=tuple(notes),
+                   casebook_only=tuple(out[len(feature_months):]), casebook=counts)
+
+
+def _month_data(store: Path, m: str, tables: Tables, *, held: set[str], catalog: Catalog,
+                groups: Sequence[str], casebook: tuple) -> MonthData:
+    """One feature month's examples: features, the department's labels (from the visits of
+    the next month, when the store holds it) with the case store's put over them, groups."""
+    X = build(tables, m, catalog)  # noqa: N806 - scikit-learn convention
+    label_month = next_month(m)
+    if label_month in held:
+        y = outcomes_in_month(_label_tables(store, label_month, held), label_month)
+        y = y.reindex(X.index)
+    else:
+        y = pd.Series(np.nan, index=X.index, name="label")
+    labels, counts = casebook
+    mask = None
+    if labels is not None:
+        y, mask = cl.merge(y, labels, m, counts)
+    attrs = household_attributes(tables, m)
+    unknown = [g for g in groups if g not in attrs.columns]
+    if unknown:
+        raise ConfigError(f"section 'evaluation', field 'groups': {unknown} are not "
+                          f"household attributes (known: {', '.join(attrs.columns)})")
+    return MonthData(month=m, label_month=label_month, X=X, y=y,
+                     groups=attrs.reindex(X.index)[list(groups)], casebook=mask)
 
 
 def _label_tables(store: Path, month: str, held: set[str]) -> dict[str, pd.DataFrame]:

@@ -59,6 +59,8 @@ def write_artifacts(folder: Path, *, report: dict[str, Any], model: NeedModel, d
     groups.to_csv(folder / "per_group_metrics.csv", index=False)
     _plots(folder, ds, folds, explained)
     last = report["model"]["last_training_month"]
+    if last is not None and ds.casebook_only and last not in {m.month for m in ds.months}:
+        last = ds.months[-1].month  # a training-only month holds its labelled rows only
     if last in {m.month for m in ds.months}:
         X = ds.month(last).X  # noqa: N806
         training_reference(X, model.calibrate(model.predict_raw(X)),
@@ -110,7 +112,8 @@ def log_run(c: Any, r: dict[str, Any], *, config: ExperimentConfig, model: NeedM
         params = {**flat_params(config), **{f"lightgbm.{k}": v for k, v in
                   r["model"]["lightgbm"].items()}, "seed": config.model.seed,
                   "data.feature_months": ",".join(r["data"]["feature_months"]),
-                  "data.test_months": ",".join(f["name"] for f in r["folds"])}
+                  "data.test_months": ",".join(f["name"] for f in r["folds"]),
+                  "data.casebook_labels": casebook_param(r["data"].get("casebook_labels"))}
         groups = ev.group_metrics(folds[-1].test, folds[-1].scores, share=share)
         tracking.log_values(c, run_id, params=params,
                             metrics=run_metrics(r) | group_run_metrics(groups))
@@ -148,6 +151,10 @@ def run_metrics(report: dict[str, Any]) -> dict[str, float]:
     for target in (ev.VERIFIED, ev.TRUTH):
         if champion.get(target):
             out |= flatten(f"latest.{target}.{ev.PRODUCTION}", champion[target])
+    cb = report["data"].get("casebook_labels")
+    if cb is not None:
+        out |= flatten("casebook_labels", {k: cb[k] for k in (
+            "rows", "used", "used_in_training", "replaced_verification", "dropped") if k in cb})
     out |= flatten("beats", report["beats_baselines"])
     out |= flatten("beats_pooled", report["beats_baselines_pooled"])
     for key in ("disparity", "disparity_truth"):
@@ -156,6 +163,15 @@ def run_metrics(report: dict[str, Any]) -> dict[str, float]:
                 out |= flatten(key, {row["attribute"]: {row["value"]: {"ratio": row["ratio"],
                                                                       "recall": row["recall"]}}})
     return out
+
+
+def casebook_param(counts: dict[str, Any] | None) -> str:
+    """The case-store label counts as one run parameter (``none`` without extra labels)."""
+    if counts is None:
+        return "none"
+    dropped = ",".join(f"{k}={v}" for k, v in counts["dropped"].items())
+    return (f"rows={counts['rows']},used={counts['used']},"
+            f"used_in_training={counts.get('used_in_training', 0)},dropped:{dropped}")
 
 
 def group_run_metrics(groups: pd.DataFrame) -> dict[str, float]:

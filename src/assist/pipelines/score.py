@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,8 @@ from assist.features import CATALOG, build
 from assist.features.attributes import household_attributes
 from assist.features.catalog import Catalog
 from assist.models import matching
-from assist.models.allocation import allocate
+from assist.models.allocation import Allocation, allocate
+from assist.models.carry import Carry, carry_forward, pin
 from assist.models.deprivation import alkire_foster
 from assist.models.explain import contributions, explanations_from
 from assist.models.need import NeedModel
@@ -46,6 +47,7 @@ from assist.pipelines.score_config import (  # noqa: F401  (also imported from h
     load_scoring_config,
 )
 from assist.storage import snapshot
+from assist.storage.casebook import DECISION_COLUMNS, read_decisions
 from assist.storage.store import MANIFEST_FILE, file_sha256
 
 
@@ -147,6 +149,72 @@ def household_stage(*, tables: dict[str, pd.DataFrame], as_of: str, model: NeedM
     return HouseholdStage(values=values, scores=scores, match=m, flags=flags)
 
 
+#: the carried-forward columns of the scores and referrals (see :mod:`assist.models.carry`)
+CARRY_COLUMNS = ("last_outcome", "last_decision_date", "listing", "listing_zh", "listing_en")
+
+
+@dataclass(frozen=True, eq=False)
+class Carried:
+    """The month's allocation with decisions carried forward."""
+
+    carry: Carry
+    #: the match with programmes already granted no longer referable
+    match: matching.Match
+    #: the solver's choice plus the pinned households kept allocated
+    alloc: Allocation
+    #: households listed whatever the allocation (pinned beyond capacity, reviews due)
+    listed: pd.Index
+    summary: dict[str, Any]
+
+
+def read_carried_decisions(path: Path | None) -> tuple[pd.DataFrame, str]:
+    """The decisions snapshot at ``path`` and a note of where it came from (none: empty)."""
+    if path is None or not Path(path).is_file():
+        where = "no path given" if path is None else f"no file at {path}"
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in DECISION_COLUMNS})
+        return empty, f"none ({where}): every household listed as new"
+    frame = read_decisions(Path(path))
+    return frame, f"{path} ({len(frame)} decisions)"
+
+
+def allocate_carried(*, scores: pd.DataFrame, match: matching.Match,
+                     flags: pd.DataFrame | None, decisions: pd.DataFrame, as_of: str,
+                     config: ScoringConfig, source: str) -> Carried:
+    """Carry decisions forward (:func:`assist.models.carry.carry_forward`), then allocate: the
+    suppressed are no candidates, pinned households keep their street's visits first, granted
+    programmes are never offered again."""
+    households = scores[["band"]]
+    if flags is not None:
+        households = households.join(flags[["previous_band", "warning"]])
+    carry = carry_forward(decisions, as_of=as_of, households=households,
+                          rules=config.carry_forward.rules(), codes=list(match.table.codes))
+    st = carry.status
+    referable = match.referable & ~carry.granted.reindex_like(match.referable).fillna(False)
+    m = replace(match, referable=referable)
+    capacities = config.capacities()
+    pinned_ids = st.index[st["pinned"].to_numpy()]
+    pinned = (pin(pinned=pinned_ids, probability=scores["probability"],
+                  street=scores["street_code"], referable=referable, capacities=capacities)
+              if len(pinned_ids) else None)
+    cand = st["candidate"].to_numpy()
+    alloc = allocate(probability=scores["probability"][cand], street=scores["street_code"][cand],
+                     referable=referable[cand],
+                     capacities=pinned.capacities if pinned else capacities,
+                     time_limit=config.allocation.time_limit_s)
+    if pinned is not None:
+        alloc = replace(alloc, visit=pd.concat([pinned.visit, alloc.visit]),
+                        offers=pd.concat([pinned.offers, alloc.offers]),
+                        candidates=alloc.candidates + len(pinned.visit))
+    kept = pinned.visit.index if pinned is not None else pd.Index([])
+    listed = pinned_ids.difference(kept).union(st.index[st["listed"].to_numpy()])
+    summary = {"decisions": source, "households_decided": int(st["last_outcome"].notna().sum()),
+               "listings": {k: v for k, v in carry.counts().items() if k != "new"},
+               "pinned_allocated": int(len(kept)),
+               "pinned_beyond_capacity": int(len(pinned_ids) - len(kept)),
+               "granted_not_offered": int((match.referable & ~referable).to_numpy().sum())}
+    return Carried(carry=carry, match=m, alloc=alloc, listed=listed, summary=summary)
+
+
 def truth_precision(*, truth_dir: Path | None, key: str | None, as_of: str, scores: pd.DataFrame,
                     allocated: pd.Index, k: int) -> dict[str, Any] | None:
     """Precision of the district top k and of the allocated referrals against the hidden truth."""
@@ -167,8 +235,9 @@ def truth_precision(*, truth_dir: Path | None, key: str | None, as_of: str, scor
 
 def run_scoring(*, store: Path, as_of: str, out: Path, model: NeedModel, model_version: str,
                 config: ScoringConfig, config_hash: str, truth_dir: Path | None = None,
-                key: str | None = None) -> ScoreRun:
-    """Score ``as_of`` and write its snapshot atomically (see the module docstring)."""
+                key: str | None = None, decisions: Path | None = None) -> ScoreRun:
+    """Score ``as_of`` and write its snapshot atomically (see the module docstring);
+    ``decisions``: the case store's decisions snapshot carried forward (none: no decisions)."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -182,22 +251,22 @@ def run_scoring(*, store: Path, as_of: str, out: Path, model: NeedModel, model_v
                             previous=months.previous, lap=lap)
     previous_source = months.previous_source
     del months
-    values, scores, m, flags = stage.values, stage.scores, stage.match, stage.flags
-    capacities = config.capacities()
-    alloc = allocate(probability=scores["probability"], street=scores["street_code"],
-                     referable=m.referable, capacities=capacities,
-                     time_limit=config.allocation.time_limit_s)
+    values, scores, flags = stage.values, stage.scores, stage.flags
+    dec, source = read_carried_decisions(decisions)
+    carried = allocate_carried(scores=scores, match=stage.match, flags=flags, decisions=dec,
+                               as_of=as_of, config=config, source=source)
+    m, alloc = carried.match, carried.alloc
     lap("allocation")
     chosen = alloc.visit.index[alloc.visit.to_numpy()]
     flagged = flags.index[flags["warning"].to_numpy()] if flags is not None else pd.Index([])
-    listed = alloc.visit.index.union(flagged)
+    listed = alloc.visit.index.union(flagged).union(carried.listed)
     expl = explain_columns(model=model, values=values.loc[listed],
                            probability=scores["probability"], top=config.explain_top)
     lap("explanations")
     scores["candidate"] = scores.index.isin(alloc.visit.index)
     scores["allocated"] = scores.index.isin(chosen)
     scores["warning"] = flags["warning"] if flags is not None else False
-    scores = scores.join(expl).join(values)
+    scores = scores.join(carry_columns(carried.carry)).join(expl).join(values)
     referrals = _referrals(scores=scores, listed=listed, match=m, alloc=alloc, flags=flags)
     summary = summarise(
         as_of=as_of, model_version=model_version, config=config, config_hash=config_hash,
@@ -206,6 +275,7 @@ def run_scoring(*, store: Path, as_of: str, out: Path, model: NeedModel, model_v
         scores=scores, match=m, alloc=alloc, referrals=referrals,
         flag_counts=counts(flags) if flags is not None else None,
         previous_source=previous_source, truth_dir=truth_dir, key=key, timings=timings)
+    summary["carry_forward"] = carried.summary
 
     def finish() -> dict[str, Any]:
         lap("write")
@@ -252,7 +322,8 @@ def _referrals(*, scores: pd.DataFrame, listed: pd.Index, match: matching.Match,
     """Candidates and flagged households with causes, programmes, allocation and flags."""
     keep = ["street_code", "community_code", "rank_street", "rank_community", "rank_district",
             "probability", "band", "raw_score", "deprivation_score", "allocated",
-            "primary_cause", "secondary_cause", "top_factors_en", "top_factors_zh"]
+            "primary_cause", "secondary_cause", "top_factors_en", "top_factors_zh",
+            *[c for c in CARRY_COLUMNS if c in scores.columns]]
     out = scores.loc[listed, keep].copy()
     offered = alloc.offers.reindex(listed, fill_value=False)
     out["allocated_programmes"] = programme_lists(match, listed, only=offered)["programmes"]
@@ -265,6 +336,11 @@ def _referrals(*, scores: pd.DataFrame, listed: pd.Index, match: matching.Match,
                           ascending=[True, False, True], kind="stable")
     out.index.name = "household_id"
     return out
+
+
+def carry_columns(carry: Carry) -> pd.DataFrame:
+    """The carried-forward columns of the snapshot (text; missing: no decision)."""
+    return carry.status[list(CARRY_COLUMNS)].astype("string")
 
 
 def programme_lists(match: matching.Match, households: pd.Index, *,

@@ -7,13 +7,14 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assist.errors import ConfigError
 from assist.models import matching
 from assist.models.allocation import Capacities, ProgrammeCapacity, StreetCapacity
+from assist.models.carry import CarryRules
 from assist.models.warning import WarningConfig
 from assist.yamlfile import read_yaml
 
@@ -45,6 +46,17 @@ class ProgrammeEntry(_Section):
     value: Annotated[float, Field(ge=0)] = 0.0
 
 
+#: places (or budget and cost per place, CNY) of each programme per month: the documented
+#: ``experiments/scoring.yaml`` (a test checks the built-in config equals the file)
+PROGRAMME_PLACES: dict[str, ProgrammeEntry] = {
+    "tekun": ProgrammeEntry(places=10), "dibao": ProgrammeEntry(places=80),
+    "low_income": ProgrammeEntry(places=80), "expenditure": ProgrammeEntry(places=30),
+    "medical": ProgrammeEntry(budget=300_000, cost=5_000),
+    "education": ProgrammeEntry(places=40), "employment": ProgrammeEntry(places=100),
+    "housing": ProgrammeEntry(places=20), "temporary": ProgrammeEntry(budget=150_000, cost=3_000),
+    "charity": ProgrammeEntry(budget=100_000, cost=2_000)}
+
+
 class AllocationSection(_Section):
     """Capacities of the month."""
 
@@ -52,7 +64,7 @@ class AllocationSection(_Section):
     candidates_per_street: Annotated[int, Field(ge=1)] | None = None
     time_limit_s: Annotated[float, Field(gt=0)] = 60.0
     streets: dict[str, StreetEntry] = Field(default_factory=lambda: {"default": StreetEntry(visits=40, floor=5)})
-    programmes: dict[str, ProgrammeEntry] = Field(default_factory=dict)
+    programmes: dict[str, ProgrammeEntry] = Field(default_factory=lambda: dict(PROGRAMME_PLACES))
 
 
 class WarningSection(_Section):
@@ -65,6 +77,20 @@ class WarningSection(_Section):
     event_other_dimensions: Annotated[int, Field(ge=1, le=6)] = 3
     income_drop: Annotated[float, Field(gt=0, le=1)] = 0.3
     water_silent_days: Annotated[float, Field(gt=0)] = 5.0
+
+
+class CarryForwardSection(_Section):
+    """Decisions carried forward (see :mod:`assist.models.carry` and the YAML's comments)."""
+
+    quiet_months: Annotated[int, Field(ge=0, le=60)] = 6
+    review_months: Annotated[int, Field(ge=1, le=60)] = 6
+    retry_limit: Annotated[int, Field(ge=0, le=12)] = 2
+    retry_priority: Literal["ranked", "pinned"] = "ranked"
+    pending_months: Annotated[int, Field(ge=0, le=12)] = 2
+
+    def rules(self) -> CarryRules:
+        """The rules as :func:`assist.models.carry.carry_forward` takes them."""
+        return CarryRules(**self.model_dump())
 
 
 class EvaluationSection(_Section):
@@ -83,6 +109,7 @@ class ScoringConfig(_Section):
     programmes: str | None = None
     allocation: AllocationSection = AllocationSection()
     warning: WarningSection = WarningSection()
+    carry_forward: CarryForwardSection = CarryForwardSection()
     evaluation: EvaluationSection = EvaluationSection()
 
     def rule_table(self) -> matching.RuleTable:
@@ -101,6 +128,19 @@ class ScoringConfig(_Section):
     def warning_config(self) -> WarningConfig:
         """Early-warning thresholds."""
         return WarningConfig(**self.warning.model_dump())
+
+
+#: where the documented scoring config lives, relative to the project (working) folder
+DEFAULT_CONFIG = Path("experiments") / "scoring.yaml"
+
+
+def default_config_path(workspace: Path | None = None) -> Path | None:
+    """``experiments/scoring.yaml`` of the working folder, else of the workspace or the folder
+    holding it; None when there is none (the built-in config equals the shipped file)."""
+    roots = [Path.cwd()]
+    if workspace is not None:
+        roots += [Path(workspace), Path(workspace).resolve().parent]
+    return next((r / DEFAULT_CONFIG for r in roots if (r / DEFAULT_CONFIG).is_file()), None)
 
 
 def load_scoring_config(path: Path | None) -> ScoringConfig:

@@ -143,7 +143,8 @@ def build_report(config: ExperimentConfig, ds: Dataset, folds: list[FoldResult],
         "data": {"source": ds.source, "fingerprint": ds.fingerprint,
                  "snapshots": list(ds.snapshots), "feature_months": [m.month for m in ds.months],
                  "label_months": [m.label_month for m in ds.months if m.label_month],
-                 "labels": ds.label_counts(), "truth": ds.truth_source, "temporal": ds.temporal,
+                 "labels": ds.label_counts(), "casebook_labels": ds.casebook,
+                 "truth": ds.truth_source, "temporal": ds.temporal,
                  "validation": _validation(config, ds, len(folds))},
         "capacity": {"k": ev.capacity_k(share, households), "share": share,
                      "households": households},
@@ -166,6 +167,38 @@ def build_report(config: ExperimentConfig, ds: Dataset, folds: list[FoldResult],
                          "causes": [r.to_dict() for r in summary.causes]},
         "notes": notes,
     }
+
+
+def final_with_casebook(config: ExperimentConfig, ds: Dataset,
+                        latest: FoldResult) -> tuple[NeedModel, str, str | None]:
+    """The model to register (:func:`~assist.pipelines.evaluate.final_model`), its trees refit
+    to also learn the case-store labels of months its trees did not train on (calibration and
+    test months, the training-only last month); calibration then leaves those rows out.
+    ``ds.casebook['used_in_training']`` says how many case-store labels the trees learned."""
+    model, note, last = final_model(config, ds, latest)
+    if ds.casebook is None or not ds.temporal:
+        return model, note, last
+    c = config.validation.calibration_months
+    if config.model.final == "latest_fold":
+        train, cal = list(latest.fold.train), list(latest.fold.calibration)
+    else:
+        train, cal = [m.month for m in ds.months[:-c]], [m.month for m in ds.months[-c:]]
+    trees = [ds.month(m) for m in train]
+    fresh = [m.subset(m.from_casebook & m.labelled)
+             for m in (*ds.months, *ds.casebook_only) if m.month not in train]
+    fresh = [m for m in fresh if len(m.y)]
+    learned = sum(int((m.from_casebook & m.labelled).sum()) for m in trees)
+    ds.casebook["used_in_training"] = learned + sum(len(m.y) for m in fresh)
+    if not fresh:
+        return model, note, last
+    calibration = [ds.month(m).subset(~ds.month(m).from_casebook) for m in cal]
+    model, _, _ = ev.fit_models(config, ds.catalog, trees + fresh, calibration,
+                                where="final model with case-store labels")
+    months = [m.month for m in fresh]
+    note = (f"{note}; trees refit with the {sum(len(m.y) for m in fresh):,} case-store label(s) "
+            f"of {', '.join(months)} that no fold trained on (the metrics are of the model "
+            "without them)")
+    return model, note, max(filter(None, (last, *months)))
 
 
 def _validation(config: ExperimentConfig, ds: Dataset, folds: int) -> str:
@@ -213,7 +246,7 @@ def run_training(*, config: ExperimentConfig, base_dir: Path, settings: Settings
     folds = run_folds(config, ds, share=share, progress=progress)
     c = tracking.client(settings.mlflow_uri) if track else None
     champion = champion_scores(c, config, ds, folds[-1], share=share) if track else None
-    model, final_note, last_month = final_model(config, ds, folds[-1])
+    model, final_note, last_month = final_with_casebook(config, ds, folds[-1])
     explained = explain_sample(model, folds[-1].test, seed=config.model.seed)
     result = TrainResult(report=build_report(config, ds, folds, model, share=share,
                                              households=households, champion=champion,

@@ -106,6 +106,13 @@ class _ScoredHousehold:
     band: Mapped[str] = mapped_column(String(16))
     rank_district: Mapped[int] = mapped_column(Integer)
     deprivation_score: Mapped[float] = mapped_column(Float)
+    #: decisions carried forward (:mod:`assist.models.carry`): the household's last decision
+    #: before this month, its date, and its listing code and reason; NULL: no decision recorded
+    last_outcome: Mapped[str | None] = mapped_column(String(16))
+    last_decision_date: Mapped[dt.date | None] = mapped_column()
+    listing: Mapped[str | None] = mapped_column(String(32))
+    listing_zh: Mapped[str | None] = mapped_column(Text)
+    listing_en: Mapped[str | None] = mapped_column(Text)
 
 
 class HouseholdScore(_ScoredHousehold, Base):

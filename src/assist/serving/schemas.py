@@ -80,6 +80,15 @@ class ReferralPublic(_Out):
     allocated_programmes: list[str]
     flags: list[str]
     status: str
+    last_outcome: str | None = Field(default=None, description=(
+        "The household's last decision before this month (an outcome, or 'pending': allocated, "
+        "not decided yet); null: none recorded."))
+    last_decision_date: dt.date | None = Field(default=None, description="Its visit date.")
+    listing: str | None = Field(default=None, description=(
+        "Why the household is listed this month (decisions carried forward): new, pending, "
+        "pending_overdue, retry, reopened_changed, relisted, follow_up_due, ..."))
+    listing_zh: str | None = None
+    listing_en: str | None = None
 
 
 class ReferralPage(_Out):
@@ -97,7 +106,9 @@ class DecisionBase(_In):
     """What a caseworker found on the visit."""
 
     outcome: Outcome
-    visit_date: dt.date | None = Field(default=None, description="Date of the visit (default today).")
+    visit_date: dt.date | None = Field(default=None, description=(
+        "Date of the visit in the district's calendar (UTC+8; default today): not after today, "
+        "not before the first day of the referral's snapshot month (else 422)."))
     programmes_granted: Annotated[list[Code], Field(max_length=20)] = []
     override_reason: ShortText | None = Field(
         default=None, description="Required when the outcome disagrees with the score's band.")
@@ -193,6 +204,16 @@ class HouseholdDetail(_Out):
     reasons_zh: list[str]
     history: list[ScorePoint]
     decisions: list[DecisionPublic]
+    listed_this_month: bool = Field(default=False, description=(
+        "On the current snapshot's referral list."))
+    last_outcome: str | None = Field(default=None, description=(
+        "Last decision before the current snapshot's month (see ReferralPublic)."))
+    last_decision_date: dt.date | None = None
+    listing: str | None = Field(default=None, description=(
+        "Why the household is (or is not) listed this month; null: no decision recorded, "
+        "ranked by its score (see ReferralPublic)."))
+    listing_zh: str | None = None
+    listing_en: str | None = None
 
 
 # models, health ---------------------------------------------------------------------------

@@ -15,22 +15,30 @@ import pandas as pd
 from assist.errors import InputError
 from assist.storage.snapshot import SnapshotFiles, read_snapshot
 
-__all__ = ["DECISION_COLUMNS", "DECISIONS_FILE", "LABEL_COLUMNS", "SnapshotFiles",
-           "read_decisions", "read_snapshot", "write_decisions", "write_labels"]
+__all__ = ["DECISION_COLUMNS", "DECISIONS_FILE", "LABEL_COLUMNS", "REQUIRED_LABEL_COLUMNS",
+           "SnapshotFiles", "read_decisions", "read_snapshot", "write_decisions", "write_labels"]
 
 #: columns of ``data.extra_labels`` (see :func:`assist.pipelines.dataset.read_extra_labels`;
-#: a test checks they agree — importing dataset here would pull experiments into the API)
-LABEL_COLUMNS = ("household_id", "month", "outcome", "date")
+#: a test checks they agree — importing dataset here would pull experiments into the API).
+#: ``month``: the label month (the month after the referral's, as the department's visit
+#: records label that example); ``referral_month``: the snapshot month of the referral, the
+#: feature month the label trains; ``updated_at``: when the decision last changed (the latest
+#: wins). The last two are optional: files without them are read as before.
+LABEL_COLUMNS = ("household_id", "month", "outcome", "date", "referral_month", "updated_at")
+#: the columns a labels file must have (files written before ``referral_month`` have these)
+REQUIRED_LABEL_COLUMNS = LABEL_COLUMNS[:4]
 
 
 def write_labels(labels: pd.DataFrame, path: Path) -> Path:
-    """Write decisions as labels (``household_id, month, outcome, date``), CSV or Parquet."""
-    missing = [c for c in LABEL_COLUMNS if c not in labels.columns]
+    """Write decisions as labels (``LABEL_COLUMNS``; the optional ones when present), CSV or
+    Parquet."""
+    missing = [c for c in REQUIRED_LABEL_COLUMNS if c not in labels.columns]
     if missing:
-        raise InputError(f"labels need columns {', '.join(LABEL_COLUMNS)}", column=missing[0])
+        raise InputError(f"labels need columns {', '.join(REQUIRED_LABEL_COLUMNS)}",
+                         column=missing[0])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame = labels.loc[:, list(LABEL_COLUMNS)]
+    frame = labels.loc[:, [c for c in LABEL_COLUMNS if c in labels.columns]]
     if path.suffix == ".parquet":
         frame.to_parquet(path, index=False)
     else:
@@ -47,9 +55,22 @@ DECISION_COLUMNS = ("household_id", "referral_month", "outcome", "visit_date",
                     "programmes_granted", "updated_at")
 
 
+def _decisions_schema():  # noqa: ANN202 - pyarrow.Schema
+    import pyarrow as pa
+
+    return pa.schema([("household_id", pa.string()), ("referral_month", pa.string()),
+                      ("outcome", pa.string()), ("visit_date", pa.timestamp("ns")),
+                      ("programmes_granted", pa.list_(pa.string())),
+                      ("updated_at", pa.timestamp("ns", tz="UTC"))])
+
+
 def write_decisions(decisions: pd.DataFrame, path: Path) -> Path:
-    """Write the decisions snapshot atomically (Parquet, ``DECISION_COLUMNS``)."""
+    """Write the decisions snapshot atomically (Parquet, ``DECISION_COLUMNS`` with fixed types,
+    so the same decisions always give the same bytes)."""
     import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from assist.storage.atomic import write_bytes
 
@@ -57,8 +78,20 @@ def write_decisions(decisions: pd.DataFrame, path: Path) -> Path:
     if missing:
         raise InputError(f"decisions need columns {', '.join(DECISION_COLUMNS)}",
                          column=missing[0])
+    d = decisions.loc[:, list(DECISION_COLUMNS)]
+    updated = pd.to_datetime(d["updated_at"], utc=True).dt.tz_localize(None)
+    columns = [
+        *(pa.array(d[c].astype("string").tolist(), pa.string())
+          for c in ("household_id", "referral_month", "outcome")),
+        pa.array(pd.to_datetime(d["visit_date"]).to_numpy(dtype="datetime64[ns]"),
+                 pa.timestamp("ns"), from_pandas=True),
+        pa.array([[] if v is None else [str(x) for x in v] for v in d["programmes_granted"]],
+                 pa.list_(pa.string())),
+        pa.array(updated.to_numpy(dtype="datetime64[ns]"), pa.timestamp("ns"),
+                 from_pandas=True).cast(pa.timestamp("ns", tz="UTC"))]
+    table = pa.Table.from_arrays(columns, schema=_decisions_schema())
     buf = io.BytesIO()
-    decisions.loc[:, list(DECISION_COLUMNS)].to_parquet(buf, index=False)
+    pq.write_table(table.replace_schema_metadata(None), buf)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes(buf.getvalue(), path)

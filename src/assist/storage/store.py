@@ -5,17 +5,28 @@ Layout (one folder, replaced as a whole by each ingest run)::
     tables/<table>/<YYYY-MM>.parquet   accepted rows of one snapshot, sorted by the table's key
     quarantine/<table>.parquet         rejected rows of every snapshot, with the rules they broke
     summary.json                       rows read / accepted / quarantined per table and rule
-    manifest.json                      every file with its SHA-256, the snapshots, key fingerprint
+    manifest.json                      every file with its SHA-256, the snapshots, key fingerprint,
+                                       and every source file ingested (``sources``)
 
 Parquet files are written deterministically (no index, no timestamps, fixed options), so the
 same input and key give byte-identical files.
+
+The manifest's ``sources`` map each source file, by its path relative to the source folder
+(``persons/2026-03.parquet``), to the table-month it produced (``table``, ``snapshot``), its
+size (``bytes``), ``sha256`` and the ``counts`` its validation gave (rows read, accepted,
+quarantined by rule, ignored columns). An incremental ingest compares the source folder with
+them and carries unchanged table-months over (:func:`link_or_copy`). Nothing in the store
+depends on how it was built: full or incremental, the same sources and key give the same bytes
+(file modification times are deliberately not recorded).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -80,6 +91,21 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def link_or_copy(src: Path, dst: Path) -> bool:
+    """Put the bytes of ``src`` at ``dst`` (a new path): a hard link where the file system
+    allows one, else a copy. True when linked. Store files are never modified in place (they
+    are replaced by rename), so a link shares bytes that no later write changes."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except FileNotFoundError:
+        raise
+    except OSError:  # another device, links not supported or not allowed: copy
+        shutil.copyfile(src, dst)
+        return False
+    return True
 
 
 def read_manifest(store: Path) -> dict[str, Any]:

@@ -29,19 +29,22 @@ import pandas as pd
 
 from assist.features import CATALOG
 from assist.models import matching
-from assist.models.allocation import allocate
 from assist.models.need import NeedModel
 from assist.models.warning import FLAGS, counts
 from assist.pipelines import previous as last_month
 from assist.pipelines.featurize import tables_as_of
 from assist.pipelines.previous import previous_from_tables, previous_month
 from assist.pipelines.score import (
+    CARRY_COLUMNS,
     ScoreRun,
     ScoringConfig,
     _referrals,
     add_ranks,
+    allocate_carried,
+    carry_columns,
     explain_columns,
     household_stage,
+    read_carried_decisions,
     summarise,
 )
 from assist.pipelines.spark import pandas3_warning_filtered
@@ -220,30 +223,40 @@ class _Month:
     flag_bools: pd.DataFrame | None  # every household's flag booleans
     listed: pd.Index
     expl: pd.DataFrame
+    carry: pd.DataFrame  # every household's carried-forward columns
+    carry_summary: dict[str, Any]
 
 
 def _month(spark: Any, stage: Any, *, columns: dict[str, str], mode: str, model: NeedModel,  # noqa: ANN401
-           config: ScoringConfig, lap: Callable[[str], None]) -> _Month:
-    """Ranks and allocation over the collected small columns; explanations, rules and flags
-    of the listed households (on the executors)."""
+           config: ScoringConfig, lap: Callable[[str], None], as_of: str,
+           decisions: tuple[pd.DataFrame, str]) -> _Month:
+    """Ranks and, with decisions carried forward, allocation over the collected small columns;
+    explanations, rules and flags of the listed households (on the executors)."""
     from pyspark.sql import functions as F  # noqa: N812
 
     small = ["household_id", *[f"s__{c}" for c in SCORE_TYPES],
              *[c for c in columns if c[:3] in ("e__", "c__", "r__")],
-             *[f"w__{f}" for f in (*FLAGS, "warning") if mode != "none"]]
+             *[f"w__{f}" for f in (*FLAGS, "warning", "previous_band") if mode != "none"]]
     collected = _collect(stage.select(*small))
     lap("households")
     scores = add_ranks(_strip(collected, "s__"))
     eligible, receiving, referable = (_strip(collected, p) for p in ("e__", "c__", "r__"))
     lap("scores")
-    alloc = allocate(probability=scores["probability"], street=scores["street_code"],
-                     referable=referable, capacities=config.capacities(),
-                     time_limit=config.allocation.time_limit_s)
+    flag_bools = (_strip(collected, "w__").drop(columns="previous_band").astype(bool)
+                  if mode != "none" else None)
+    table = config.rule_table()
+    first = matching.Match(table=table, eligible=eligible.astype(bool),
+                           rule=pd.DataFrame("", index=scores.index, columns=table.codes),
+                           receiving=receiving.astype(bool), referable=referable.astype(bool))
+    change = (flag_bools[["warning"]].assign(previous_band=collected["w__previous_band"])
+              if flag_bools is not None else None)
+    carried = allocate_carried(scores=scores, match=first, flags=change, decisions=decisions[0],
+                               as_of=as_of, config=config, source=decisions[1])
+    alloc = carried.alloc
     lap("allocation")
-    flag_bools = _strip(collected, "w__").astype(bool) if mode != "none" else None
     flagged = (flag_bools.index[flag_bools["warning"].to_numpy(dtype=bool)]
                if flag_bools is not None else pd.Index([]))
-    listed = alloc.visit.index.union(flagged)
+    listed = alloc.visit.index.union(flagged).union(carried.listed)
     ids = spark.createDataFrame([(h,) for h in listed], "household_id string")
     detail = stage.join(F.broadcast(ids), "household_id")
     explained = detail.select("household_id", *[f"f__{i}" for i in CATALOG.ids],
@@ -254,20 +267,21 @@ def _month(spark: Any, stage: Any, *, columns: dict[str, str], mode: str, model:
     listed_rows = _collect(detail.select(
         "household_id", *[c for c in columns if c.startswith(("u__", "w__"))])).reindex(listed)
     lap("explanations")
-    table = config.rule_table()
     rule = _strip(listed_rows, "u__").reindex(columns=table.codes).fillna("")
     m = matching.Match(table=table, eligible=eligible.astype(bool), rule=rule,
-                       receiving=receiving.astype(bool), referable=referable.astype(bool))
+                       receiving=receiving.astype(bool), referable=carried.match.referable)
     return _Month(scores=scores, match=m, alloc=alloc, listed=listed, expl=expl,
                   flags=_strip(listed_rows, "w__") if mode != "none" else None,
-                  flag_bools=flag_bools)
+                  flag_bools=flag_bools, carry=carry_columns(carried.carry),
+                  carry_summary=carried.summary)
 
 
 def run_scoring_spark(spark: Any, *, store: str | Path, as_of: str, out: str | Path,  # noqa: ANN401
                       model: NeedModel, model_version: str, config: ScoringConfig,
                       config_hash: str, truth_dir: Path | None = None, key: str | None = None,
-                      buckets: int | None = None) -> ScoreRun:
-    """Score ``as_of`` on Spark and write its snapshot (see the module docstring)."""
+                      buckets: int | None = None, decisions: Path | None = None) -> ScoreRun:
+    """Score ``as_of`` on Spark and write its snapshot (see the module docstring);
+    ``decisions``: the case store's decisions snapshot carried forward (none: no decisions)."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -283,11 +297,13 @@ def run_scoring_spark(spark: Any, *, store: str | Path, as_of: str, out: str | P
                        config=config, columns=columns, n=n)
         try:
             mo = _month(spark, stage, columns=columns, mode=plan.mode, model=model,
-                        config=config, lap=lap)
+                        config=config, lap=lap, as_of=as_of,
+                        decisions=read_carried_decisions(decisions))
             scores = mo.scores
             scores["candidate"] = scores.index.isin(mo.alloc.visit.index)
             scores["allocated"] = scores.index.isin(mo.alloc.visit.index[mo.alloc.visit.to_numpy()])
             scores["warning"] = mo.flag_bools["warning"] if mo.flag_bools is not None else False
+            scores = scores.join(mo.carry)
             referrals = _referrals(scores=scores.loc[mo.listed].join(mo.expl), listed=mo.listed,
                                    match=mo.match, alloc=mo.alloc, flags=mo.flags)
             summary = summarise(
@@ -299,7 +315,7 @@ def run_scoring_spark(spark: Any, *, store: str | Path, as_of: str, out: str | P
                 flag_counts=counts(mo.flag_bools) if mo.flag_bools is not None else None,
                 previous_source=plan.previous_source, truth_dir=truth_dir, key=key,
                 timings=timings)
-            summary.update({"engine": "spark", "buckets": n})
+            summary.update({"carry_forward": mo.carry_summary, "engine": "spark", "buckets": n})
             folder = join(out_uri, as_of)
             with replacing_folder(spark, folder, marker=snapshot.SUMMARY_FILE) as tmp:
                 _write_scores(spark, stage, scores, mo.expl, join(tmp, snapshot.SCORES_FILE))
@@ -320,13 +336,14 @@ def _write_scores(spark: Any, stage: Any, scores: pd.DataFrame, expl: pd.DataFra
     engine's ``scores.parquet`` columns, in its order, plus ``household_id``)."""
     from pyspark.sql import functions as F  # noqa: N812
 
-    glob = scores[[*RANKS, "candidate", "allocated", "warning"]].join(expl)
+    glob = scores[[*RANKS, "candidate", "allocated", "warning", *CARRY_COLUMNS]].join(expl)
     glob = snapshot.arrow_table(glob.reset_index(), preserve_index=False)
     joined = stage.join(spark.createDataFrame(glob), "household_id", "left")
     cols = [F.col("household_id")]
     cols += [F.col(f"s__{c}").alias(c) for c in list(SCORE_TYPES)[:-1]]
     cols += [F.col(c) for c in RANKS] + [F.col("s__referable_programmes").alias("referable_programmes")]
-    cols += [F.col(c) for c in ("candidate", "allocated", "warning", *expl.columns)]
+    cols += [F.col(c) for c in ("candidate", "allocated", "warning", *CARRY_COLUMNS,
+                                *expl.columns)]
     cols += [F.col(f"f__{i}").alias(i) for i in CATALOG.ids]
     joined.select(*cols).write.parquet(target)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Annotated, get_args
 from urllib.parse import urlencode
@@ -32,7 +31,7 @@ from assist.serving.pages.web import (
     translator,
 )
 from assist.serving.schemas import HOUSEHOLD_ID_PATTERN, DecisionCreate, DecisionUpdate, HouseholdDetail
-from assist.serving.services.decisions import create_decision, update_decision
+from assist.serving.services.decisions import create_decision, district_today, update_decision
 from assist.serving.services.households import household_detail
 from assist.serving.services.referrals import SORTS, Filters, Sort, list_referrals, snapshot_or_503
 
@@ -52,7 +51,12 @@ API_MESSAGES = {
                           "please check it and save again."),
     "override_reason_required": N_("This outcome disagrees with the need band: please give the "
                                    "reason for overriding the score."),
+    "visit_date_in_future": N_("The visit date is after today: enter the day of the visit."),
+    "visit_date_before_referral": N_("The visit date is before the month of this referral: "
+                                     "enter the day of the visit."),
 }
+#: form fields that a service's 422 names (``body.<field>``) and the page marks beside the field
+FORM_FIELDS = ("visit_date", "override_reason")
 
 
 def _pick(value: str | None, allowed) -> str | None:  # noqa: ANN001
@@ -109,7 +113,7 @@ def _detail(request: Request, session, who: Principal, household_id: str) -> Hou
 
 def _household_page(request: Request, who: Principal, d: HouseholdDetail, *, status: int = 200,
                     message: str | None = None, saved: bool = False,
-                    form: dict | None = None) -> HTMLResponse:
+                    form: dict | None = None, field_error: str | None = None) -> HTMLResponse:
     t = translator(request)
     dims = [charts.Bar(t.dimension(p.dimension),
                        p.deprived_indicators / p.indicators if p.indicators else 0.0,
@@ -120,7 +124,7 @@ def _household_page(request: Request, who: Principal, d: HouseholdDetail, *, sta
     return render(
         request, "household.html", status=status, who=who, d=d, current=current,
         message=message, saved=saved, form=form or {}, outcomes=OUTCOMES,
-        programmes=list(PROGRAMMES), today=dt.date.today().isoformat(),
+        field_error=field_error, programmes=list(PROGRAMMES), today=district_today().isoformat(),
         can_decide=who.can("decisions:write") and d.referral is not None,
         can_see_decisions=who.can("decisions:read"),
         dim_chart=charts.hbars(dims, title=t.gettext("Dimension profile")),
@@ -170,7 +174,7 @@ def decide(request: Request, session: SessionDep, who: PagePrincipal, household_
     r = session.get(Referral, referral_id) if referral_id else None
     if r is None or r.household_id != household_id or not who.sees_street(r.street_code):
         raise PageError(404, N_("Not found, or not in your streets."))
-    message, status = None, 200
+    message, status, field_error = None, 200, None
     try:
         body = _decision_body(form, r.id, version if decision_id else None)
         with page_errors():
@@ -183,8 +187,11 @@ def decide(request: Request, session: SessionDep, who: PagePrincipal, household_
         session.rollback()
         loc = str(exc.errors()[0].get("loc", ("",))[0]) if exc.errors() else ""
         message, status = FIELD_MESSAGES.get(loc, INVALID), 422
+        field_error = loc if loc in FIELD_MESSAGES else None
     except ApiError as exc:
         session.rollback()
+        named = (exc.field or "").removeprefix("body.")
+        field_error = named if named in FORM_FIELDS else None
         if exc.code in API_MESSAGES:
             message, status = API_MESSAGES[exc.code], exc.status
         elif exc.status == 422:
@@ -196,4 +203,4 @@ def decide(request: Request, session: SessionDep, who: PagePrincipal, household_
     d = _detail(request, session, who, household_id)
     kept = {k: v for k, v in form.items() if k not in ("csrf", "version", "decision_id")}
     return _household_page(request, who, d, status=status, message=message,
-                           form=kept if status == 422 else {})
+                           form=kept if status == 422 else {}, field_error=field_error)

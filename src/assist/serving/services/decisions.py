@@ -1,4 +1,10 @@
-"""Decisions: record and change a visit's outcome, with optimistic concurrency and audit."""
+"""Decisions: record and change a visit's outcome, with optimistic concurrency and audit.
+
+A visit date is the district's calendar day: "today" is the date in UTC+8 (China Standard
+Time, no daylight saving), whatever the server's own time zone. A visit date may be neither
+after today nor before the first day of the referral's snapshot month (422 naming
+``body.visit_date``); without one, today is recorded.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from assist.serving import audit
 from assist.serving.auth import Principal
 from assist.serving.errors import ApiError, not_found
-from assist.serving.models import Decision, Referral, utcnow
+from assist.serving.models import Decision, Referral, Snapshot, utcnow
 from assist.serving.schemas import DecisionBase, DecisionCreate, DecisionPublic, DecisionUpdate
 from assist.serving.services.households import public_decision
 
@@ -23,7 +29,32 @@ def disagrees(*, band: str, outcome: str) -> bool:
     return (band == "low" and outcome == "confirmed") or (band == "high" and outcome == "not_in_need")
 
 
-def _check(body: DecisionBase, referral: Referral) -> bool:
+#: the district's time zone: visit dates are days of its calendar
+DISTRICT_TZ = dt.timezone(dt.timedelta(hours=8), "UTC+08:00")
+
+
+def district_today() -> dt.date:
+    """Today's date in the district (UTC+8)."""
+    return dt.datetime.now(DISTRICT_TZ).date()
+
+
+def check_visit_date(visit_date: dt.date, *, referral_month: str, today: dt.date) -> None:
+    """422 (field ``body.visit_date``) when the visit is after ``today`` or before the first
+    day of the referral's snapshot month ``referral_month`` (``YYYY-MM``)."""
+    first = dt.date.fromisoformat(f"{referral_month}-01")
+    if visit_date > today:
+        raise ApiError(422, "visit_date_in_future", f"visit_date {visit_date.isoformat()} is "
+                       f"after today ({today.isoformat()}, UTC+8)", field="body.visit_date")
+    if visit_date < first:
+        raise ApiError(422, "visit_date_before_referral", f"visit_date {visit_date.isoformat()} "
+                       f"is before the referral's month {referral_month} (from "
+                       f"{first.isoformat()})", field="body.visit_date")
+
+
+def _check(session: Session, body: DecisionBase, referral: Referral) -> bool:
+    month = session.get(Snapshot, referral.snapshot_id).as_of
+    check_visit_date(body.visit_date or district_today(), referral_month=month,
+                     today=district_today())
     override = disagrees(band=referral.band, outcome=body.outcome)
     if override and not body.override_reason:
         raise ApiError(422, "override_reason_required",
@@ -37,7 +68,7 @@ def _check(body: DecisionBase, referral: Referral) -> bool:
 
 def _apply(d: Decision, body: DecisionBase, override: bool) -> None:
     d.outcome = body.outcome
-    d.visit_date = body.visit_date or dt.date.today()
+    d.visit_date = body.visit_date or district_today()
     d.programmes_granted = list(body.programmes_granted)
     d.override, d.override_reason = override, body.override_reason
     d.note, d.rating, d.rating_reason = body.note, body.rating, body.rating_reason
@@ -55,7 +86,7 @@ def create_decision(session: Session, *, who: Principal, body: DecisionCreate,
                     endpoint: str) -> DecisionPublic:
     """Record the first decision on a referral; 409 if one exists (update it by version)."""
     r = _referral_in_scope(session, who, body.referral_id)
-    override = _check(body, r)
+    override = _check(session, body, r)
     existing = session.scalars(select(Decision).where(Decision.referral_id == r.id)).first()
     if existing is not None:
         raise ApiError(409, "decision_exists", "this referral already has a decision: "
@@ -110,7 +141,7 @@ def update_decision(session: Session, *, who: Principal, decision_id: int, body:
     if d.version != body.version:
         raise ApiError(409, "version_conflict", "the decision changed since you read it: "
                        "reload and retry", field="body.version", current_version=d.version)
-    override = _check(body, r)
+    override = _check(session, body, r)
     before = d.outcome
     _apply(d, body, override)
     r.status = body.outcome
@@ -129,13 +160,26 @@ def update_decision(session: Session, *, who: Principal, decision_id: int, body:
 
 
 def decisions_as_labels(session: Session) -> pd.DataFrame:
-    """Decisions as training labels: ``household_id, month, outcome, date`` (visit date)."""
-    rows = session.execute(select(Decision.household_id, Decision.outcome, Decision.visit_date)
-                           .order_by(Decision.visit_date, Decision.id)).all()
-    df = pd.DataFrame(rows, columns=["household_id", "outcome", "date"])
+    """Decisions as training labels (``LABEL_COLUMNS`` of :mod:`assist.storage.casebook`).
+
+    A decision labels the features its referral was scored on: ``referral_month`` is the
+    referral's snapshot month m, and ``month`` the label month m + 1 in which the department's
+    verification records would label the same example (so files read by older code keep
+    their meaning). ``date`` is the visit date, ``updated_at`` when the decision last changed
+    (training keeps the latest of repeated decisions on a household and month).
+    """
+    rows = session.execute(
+        select(Decision.household_id, Snapshot.as_of, Decision.outcome, Decision.visit_date,
+               Decision.updated_at)
+        .join(Referral, Referral.id == Decision.referral_id)
+        .join(Snapshot, Snapshot.id == Referral.snapshot_id)
+        .order_by(Snapshot.as_of, Decision.updated_at, Decision.id)).all()
+    df = pd.DataFrame(rows, columns=["household_id", "referral_month", "outcome", "date",
+                                     "updated_at"])
     df["date"] = pd.to_datetime(df["date"])
-    df["month"] = df["date"].dt.strftime("%Y-%m")
-    return df[["household_id", "month", "outcome", "date"]]
+    df["updated_at"] = pd.to_datetime(df["updated_at"], utc=True)
+    df["month"] = [str(pd.Period(m, freq="M") + 1) for m in df["referral_month"]]
+    return df[["household_id", "month", "outcome", "date", "referral_month", "updated_at"]]
 
 
 def overrides(session: Session) -> pd.DataFrame:
@@ -146,3 +190,35 @@ def overrides(session: Session) -> pd.DataFrame:
                            .where(Decision.override.is_(True))).all()
     return pd.DataFrame(rows, columns=["decision_id", "household_id", "outcome", "band",
                                        "probability", "override_reason", "visit_date"])
+
+
+#: the outcome the decisions snapshot gives an allocated referral nobody has decided yet
+PENDING = "pending"
+
+
+def decisions_snapshot(session: Session) -> pd.DataFrame:
+    """The decisions snapshot scoring carries forward (:data:`assist.storage.casebook.
+    DECISION_COLUMNS`): every recorded decision with its referral's snapshot month, plus a
+    ``pending`` row (no visit date, the snapshot's load time) for every allocated referral
+    without a decision."""
+    from assist.serving.models import Snapshot
+    from assist.storage.casebook import DECISION_COLUMNS
+
+    decided = session.execute(
+        select(Decision.household_id, Snapshot.as_of, Decision.outcome, Decision.visit_date,
+               Decision.programmes_granted, Decision.updated_at)
+        .join(Referral, Decision.referral_id == Referral.id)
+        .join(Snapshot, Referral.snapshot_id == Snapshot.id)
+        .order_by(Snapshot.as_of, Decision.id)).all()
+    waiting = session.execute(
+        select(Referral.household_id, Snapshot.as_of, Snapshot.loaded_at)
+        .join(Snapshot, Referral.snapshot_id == Snapshot.id)
+        .outerjoin(Decision, Decision.referral_id == Referral.id)
+        .where(Referral.allocated.is_(True), Decision.id.is_(None))
+        .order_by(Snapshot.as_of, Referral.id)).all()
+    rows = [(h, m, o, v, list(g or []), u) for h, m, o, v, g, u in decided]
+    rows += [(h, m, PENDING, None, [], u) for h, m, u in waiting]
+    df = pd.DataFrame(rows, columns=list(DECISION_COLUMNS))
+    df["updated_at"] = pd.to_datetime(df["updated_at"], utc=True)
+    df["visit_date"] = pd.to_datetime(df["visit_date"])  # NaT: pending
+    return df

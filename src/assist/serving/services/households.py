@@ -41,6 +41,17 @@ def public_decision(d: Decision, who: Principal) -> DecisionPublic:
     return out
 
 
+CARRIED = ("last_outcome", "last_decision_date", "listing", "listing_zh", "listing_en")
+
+
+def _listing(latest: HouseholdScore, referral: Referral | None) -> dict[str, Any]:
+    """Whether the household is on the current list, its last decision and why it is (or is
+    not) listed this month (the referral's row when listed, else the scores row)."""
+    listed = referral is not None and referral.snapshot_id == latest.snapshot_id
+    source = referral if listed and referral.listing is not None else latest
+    return {"listed_this_month": listed, **{c: getattr(source, c) for c in CARRIED}}
+
+
 def household_profile(values: Mapping[str, Any], catalog: Catalog = CATALOG
                       ) -> tuple[list[IndicatorValue], list[DimensionProfile]]:
     """One household's indicators and dimension profile from its stored indicator values
@@ -99,6 +110,7 @@ def household_detail(session: Session, *, who: Principal, household_id: str, end
         explanation_zh=referral.top_factors_zh if referral else [],
         reasons_en=referral.reasons_en if referral else [],
         reasons_zh=referral.reasons_zh if referral else [],
+        **_listing(latest, referral),
         history=[ScorePoint(as_of=a, probability=h.probability, band=h.band,
                             rank_district=h.rank_district, deprivation_score=h.deprivation_score)
                  for h, a in history],
