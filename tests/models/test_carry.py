@@ -94,6 +94,16 @@ def test_each_rule(rows, over, code, candidate, pinned, listed):
     assert got["listing_zh"] and got["listing_en"] and "{" not in got["listing_en"]
 
 
+def test_confirmed_without_a_grant_and_declined_read_as_plain_words():
+    dec = decisions(("a", "2026-10", "confirmed", "2026-10-15", ()),
+                    ("b", "2026-10", "declined", "2026-10-16", ()))
+    st = listing(dec, households(["a", "b"]))
+    assert st.loc["a", "listing_zh"] == "2026-10-15核实困难：跟踪回访，下次复核2027-04，不作为新对象走访"
+    assert st.loc["a", "listing_en"] == ("Confirmed in need on 2026-10-15: in follow-up, next "
+                                         "review 2027-04; not visited as new")
+    assert st.loc["b", "listing_zh"].startswith("2026-10-16走访被拒绝（已重试0次")
+
+
 def test_reasons_name_the_decision_date_and_until_when():
     dec = decisions(("a", "2026-10", "not_in_need", "2026-10-12", ()),
                     ("b", "2026-10", "confirmed", "2026-10-15", ("dibao", "medical")),
@@ -104,7 +114,7 @@ def test_reasons_name_the_decision_date_and_until_when():
                                          "2027-04 unless an early warning or a band rise says "
                                          "it changed")
     assert st.loc["a", "listing_zh"].startswith("2026-10-12核实不符合救助条件：2027-04前不再列入")
-    assert st.loc["b", "listing_en"] == ("Assisted since 2026-10-15 (dibao,medical): in "
+    assert st.loc["b", "listing_en"] == ("Confirmed in need on 2026-10-15, assisted (dibao,medical): in "
                                          "follow-up, next review 2027-04; not visited as new")
     assert st.loc["c", "listing_en"] == "Unreachable on 2026-10-03 (retried 0 of 2 times): listed again"
     assert st.loc["d", "listing_en"].startswith("Visit allocated in 2026-10 still pending")

@@ -148,7 +148,7 @@ def test_decisions_recorded_through_the_api_decide_next_months_list(tmp_path):
         for item in granted:  # assisted follow-up: not visited as new
             d = detail(item)
             assert d["listing"] == "follow_up" and item["household_id"] not in after
-            assert d["listing_zh"].startswith(f"{FIRST}-20起已纳入救助")
+            assert d["listing_zh"].startswith(f"{FIRST}-20核实困难，已纳入救助（dibao")
         for item in unreachable:  # retried, ranked by score
             d = detail(item)
             assert d["listing"] == "retry"
@@ -177,6 +177,6 @@ def _pages_say_why(client: TestClient, pending_id: str, granted_id: str) -> None
     listing = client.get("/referrals").text
     assert "上次走访决定" in listing and "待走访" in listing and "分派的走访尚未办结" in listing
     page = client.get(f"/households/{granted_id}").text
-    assert "未列入本月转介名单" in page and f"{FIRST}-20" in page and "起已纳入救助" in page
+    assert "未列入本月转介名单" in page and f"{FIRST}-20" in page and "核实困难，已纳入救助" in page
     page = client.get(f"/households/{pending_id}").text
     assert "已列入本月转介名单" in page and "保留在原社工名单上" in page

@@ -7,12 +7,9 @@ with exit code 2, never as a traceback (:func:`assist.cli.common.user_errors`).
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from assist.cli import data, demo, models, month, reports, score, serving
-from assist.pipelines.spark import pandas3_warning_filtered
 
 app = typer.Typer(
     name="assist",
@@ -28,15 +25,3 @@ app.add_typer(reports.report_app, name="report")
 app.add_typer(serving.casebook, name="casebook")
 app.add_typer(serving.users, name="users")
 app.add_typer(serving.audit_log, name="audit-log")
-
-
-def main() -> None:
-    """Entry point of the ``assist`` script."""
-    # with the spark extra installed, pandera imports pyspark.pandas, which warns that it does
-    # not fully support pandas 3: a known upstream limitation; only that named warning is let through
-    with pandas3_warning_filtered():
-        app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -79,7 +79,7 @@ def _score(s: Settings, record: MonthRecord, *, model: str, config: Path | None)
         return StageResult(UNCHANGED, f"already scored with {version}")
     sm = run.summary
     return StageResult(DONE, f"{sm['households_scored']:,} households scored with {version}; "
-                             f"{int(sm.get('allocated', 0)):,} visits allocated")
+                             f"{int(sm['allocation']['visits']):,} visits allocated")
 
 
 def _load(s: Settings, record: MonthRecord) -> StageResult:

@@ -56,11 +56,12 @@ LISTINGS: dict[str, Label] = {
     "suppressed_not_in_need": Label("{date}核实不符合救助条件：{until}前不再列入，除非出现预警或需求等级上升",
                                     "Found not in need on {date}: not listed before {until} "
                                     "unless an early warning or a band rise says it changed"),
-    "follow_up": Label("{date}起已纳入救助（{programmes}）：跟踪回访，下次复核{until}，不作为新对象走访",
-                       "Assisted since {date} ({programmes}): in follow-up, next review "
+    "follow_up": Label("{date}核实困难{programmes_zh}：跟踪回访，下次复核{until}，不作为新对象走访",
+                       "Confirmed in need on {date}{programmes_en}: in follow-up, next review "
                        "{until}; not visited as new"),
-    "follow_up_due": Label("{date}起已纳入救助（{programmes}）：本月到期复核",
-                           "Assisted since {date} ({programmes}): follow-up review due this month"),
+    "follow_up_due": Label("{date}核实困难{programmes_zh}：本月到期复核",
+                           "Confirmed in need on {date}{programmes_en}: follow-up review due "
+                           "this month"),
     "reopened_changed": Label("上次决定（{date}，{outcome_zh}）后情况有变（{change_zh}）：重新列入",
                               "Last decision ({outcome_en} on {date}) set aside: {change_en} "
                               "this month, listed again"),
@@ -72,7 +73,7 @@ OUTCOME_LABELS: dict[str, Label] = {
     "confirmed": Label("核实困难", "Confirmed in need"),
     "not_in_need": Label("不符合条件", "Not in need"),
     "unreachable": Label("未能联系", "Unreachable"),
-    "declined": Label("拒绝走访", "Declined"),
+    "declined": Label("被拒绝", "Declined"),
     "pending": Label("待走访", "Pending"),
 }
 CHANGE_LABELS: dict[str, Label] = {"warning": Label("出现预警", "an early-warning flag"),
@@ -229,7 +230,7 @@ def _reasons(status: pd.DataFrame, *, last: pd.DataFrame, age: pd.Series, change
     outcome = status["last_outcome"].astype(object)
     month = month_text(last["since"].fillna(last["m"]))
     due = last["m"] + ((age // rules.review_months) + 1) * rules.review_months
-    programmes = pd.Series("—", index=granted.index, dtype=object)
+    programmes = pd.Series("", index=granted.index, dtype=object)
     has = granted.to_numpy(dtype=bool)
     some = has.any(axis=1)
     if some.any():  # only the (few) households with a grant
@@ -241,7 +242,8 @@ def _reasons(status: pd.DataFrame, *, last: pd.DataFrame, age: pd.Series, change
         "date": status["last_decision_date"].fillna(month),
         "tries": (last["tries"].fillna(1) - 1).astype("Int64").astype("string"),
         "until": month_text(last["m"] + rules.quiet_months),
-        "programmes": programmes,
+        "programmes_zh": ("，已纳入救助（" + programmes + "）").where(programmes != "", ""),
+        "programmes_en": (", assisted (" + programmes + ")").where(programmes != "", ""),
         "outcome_zh": outcome.map({k: v.zh for k, v in OUTCOME_LABELS.items()}),
         "outcome_en": outcome.map({k: v.en for k, v in OUTCOME_LABELS.items()}),
         "change_zh": changed.map({k: v.zh for k, v in CHANGE_LABELS.items()}),

@@ -16,9 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from assist.errors import InputError
-from assist.pipelines.featurize import build_features
 from assist.storage.atomic import write_json
-from assist.storage.store import MANIFEST_FILE, file_sha256
 
 MONTHS_DIR = "months"
 #: the stages of a month, in order
@@ -85,6 +83,8 @@ def save_record(workspace: Path, record: MonthRecord) -> Path:
 
 def store_fingerprint(store: Path) -> str:
     """The validated store's version: the checksum of its manifest."""
+    from assist.storage.store import MANIFEST_FILE, file_sha256
+
     manifest = Path(store) / MANIFEST_FILE
     if not manifest.exists():
         raise InputError("no validated store here: run the ingest stage first",
@@ -94,6 +94,8 @@ def store_fingerprint(store: Path) -> str:
 
 def month_features(record: MonthRecord, *, store: Path, out: Path) -> StageResult:
     """Build the month's features unless they were built from this same store."""
+    from assist.pipelines.featurize import build_features
+
     fingerprint = store_fingerprint(store)
     last = record.stages.get("features")
     if (last is not None and last.status != FAILED and last.fingerprint == fingerprint
