@@ -2,28 +2,54 @@
 
 Settings are built where they are needed (``get_settings()`` in the CLI, a dependency in the
 API) and passed down; nothing below the CLI reads the environment itself.
+
+Errors are one line naming the variable (:func:`get_settings` raises :class:`SettingsError`).
+Commands that never pseudonymise (``simulate``, ``index``, ``validate-config``,
+``readme-table``) build :class:`KeylessSettings`: outside dev they run without
+``ASSIST_PSEUDONYM_KEY``, and reading the key from them raises the same one-line error.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from assist.errors import AssistError
 
 DEV_PSEUDONYM_KEY = "assist-development-key-not-for-real-data"
 DEV_TOKEN_SECRET = "assist-development-token-secret-not-for-real-use"
 
 
-class SettingsError(ValueError):
-    """Raised when the settings are unsafe or inconsistent for the chosen environment."""
+ENV_PREFIX = "ASSIST_"
+MISSING_PSEUDONYM_KEY = (
+    "ASSIST_PSEUDONYM_KEY is not set: the built-in development key may only be used with "
+    "ASSIST_ENV=dev (simulated data). Set ASSIST_PSEUDONYM_KEY to a secret of at least 32 "
+    "characters.")
+
+
+class SettingsError(AssistError, ValueError):
+    """Raised when the settings are unsafe or inconsistent for the chosen environment; the
+    message is one line naming the variable."""
+
+
+class MissingKey(SecretStr):
+    """Stands for an unset pseudonym key in :class:`KeylessSettings`: reading it refuses."""
+
+    def get_secret_value(self) -> str:
+        """Refuse: this command was started without a pseudonym key."""
+        raise SettingsError(MISSING_PSEUDONYM_KEY)
 
 
 class Settings(BaseSettings):
     """Runtime settings. Environment variables use the prefix ``ASSIST_`` (e.g. ``ASSIST_ENV``)."""
 
     model_config = SettingsConfigDict(env_prefix="ASSIST_", extra="ignore")
+
+    #: whether the pseudonym key is checked when the settings are built (see KeylessSettings)
+    requires_pseudonym_key: ClassVar[bool] = True
 
     env: Literal["dev", "test", "production"] = "production"
     workspace: Path = Path("var")
@@ -36,15 +62,22 @@ class Settings(BaseSettings):
     token_ttl_minutes: int = 480
     #: largest request body the API accepts
     api_max_body_bytes: int = 65_536
+    #: sign-in throttle (API token and page sign-in alike, see assist.serving.throttle):
+    #: this many wrong passwords for one username within the window lock it out ...
+    login_max_failures: int = Field(default=5, ge=1)
+    #: ... and this many from one client address lock the address out
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_window_seconds: int = Field(default=300, ge=1)
+    #: how long a lock-out lasts: every attempt gets 429 with Retry-After meanwhile
+    login_lockout_seconds: int = Field(default=300, ge=1)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if self.env != "dev" and self.pseudonym_key.get_secret_value() == DEV_PSEUDONYM_KEY:
-            raise SettingsError(
-                "ASSIST_PSEUDONYM_KEY is not set: the built-in development key may only be used "
-                "with ASSIST_ENV=dev (simulated data). Set ASSIST_PSEUDONYM_KEY to a secret of "
-                "at least 32 characters."
-            )
+            if not self.requires_pseudonym_key:
+                self.pseudonym_key = MissingKey("")
+                return self
+            raise SettingsError(MISSING_PSEUDONYM_KEY)
         if len(self.pseudonym_key.get_secret_value()) < 32:
             raise SettingsError("ASSIST_PSEUDONYM_KEY must be at least 32 characters long.")
         return self
@@ -107,6 +140,30 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.workspace / 'mlflow.db').resolve()}"
 
 
-def get_settings(**overrides: object) -> Settings:
-    """Build settings from the environment, with explicit overrides winning."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+class KeylessSettings(Settings):
+    """Settings of a command that never pseudonymises: outside dev an unset key is allowed
+    and stands as :class:`MissingKey` (reading it raises :class:`SettingsError`)."""
+
+    requires_pseudonym_key: ClassVar[bool] = False
+
+
+def _one_line(exc: ValidationError) -> str:
+    """``ASSIST_<FIELD>: message`` for the first error (a model-level check names its own
+    variable), on one line, never echoing the value."""
+    err = exc.errors(include_url=False, include_input=False)[0]
+    message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    loc = [str(p) for p in err.get("loc", ()) if str(p)]
+    name = f"{ENV_PREFIX}{loc[0].upper()}: " if loc else ""
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return " ".join(f"{name}{message}{more}".split())
+
+
+def get_settings(*, needs_pseudonym_key: bool = True, **overrides: Any) -> Settings:
+    """Build settings from the environment, with explicit overrides winning;
+    ``needs_pseudonym_key`` False for commands that never pseudonymise. Raises
+    :class:`SettingsError` (one line)."""
+    cls = Settings if needs_pseudonym_key else KeylessSettings
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc)) from None

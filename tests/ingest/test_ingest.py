@@ -337,16 +337,20 @@ def test_a_missing_source_folder_fails(tmp_path, key):
     assert not (tmp_path / "store").exists()
 
 
-def test_a_csv_parse_error_does_not_echo_the_row(previous, key):
-    source, out, before = previous
+def test_a_malformed_csv_row_is_quarantined_by_line_and_not_echoed(previous, key):
+    source, out, _ = previous
     path = source / "persons" / "2024-01.parquet"
-    text = pd.read_parquet(path).to_csv(index=False) + f"{PERSON_IDS[0]},{NAMES[0]},extra\n"
+    frame = pd.read_parquet(path)
+    text = frame.to_csv(index=False) + f"{PERSON_IDS[0]},{NAMES[0]},extra\n"
     path.unlink()
     (source / "persons" / "2024-01.csv").write_text(text, encoding="utf-8")
-    with pytest.raises(InputError, match="unreadable CSV file") as info:
-        ingest(source=source, out=out, key=key)
-    assert PERSON_IDS[0] not in str(info.value) and NAMES[0] not in str(info.value)
-    assert tree(out) == before
+    summary = ingest(source=source, out=out, key=key)
+    got = quarantine(out, "persons")
+    bad = got[got["rules"] == "malformed_row"]
+    assert bad["row_number"].tolist() == [len(frame) + 1]  # the header is row 0
+    assert PERSON_IDS[0] not in bad.to_json() and NAMES[0] not in bad.to_json()
+    assert summary.tables["persons"].by_snapshot["2024-01"] == {
+        "rows_read": len(frame) + 1, "accepted": len(frame), "quarantined": 1}
 
 
 # --- the command line ---------------------------------------------------------------------

@@ -235,13 +235,14 @@ def test_override_reason(client, auth, sessions, household, outcome, reason, sta
 # --- audit ---------------------------------------------------------------------------------
 def test_reads_and_decisions_are_audited(client, auth, sessions):
     client.get(f"{API}/households/{IN}", headers=auth("cw1"))
-    client.get(f"{API}/households/{OUT}", headers=auth("cw1"))  # 404: nothing was read
+    client.get(f"{API}/households/{OUT}", headers=auth("cw1"))  # 404: a probe, recorded
     client.get(f"{API}/referrals", headers=auth("ds"))
     client.post(f"{API}/decisions", json=_decision(referral_id(sessions, IN)), headers=auth("cw1"))
     with sessions() as s:
         log = [(e.username, e.action, e.endpoint, e.household_id)
                for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert log == [("cw1", "household.read", "GET /api/v1/households/{household_id}", IN),
+                   ("cw1", "household.denied", "GET /api/v1/households/{household_id}", OUT),
                    ("ds", "referrals.list", "GET /api/v1/referrals", None),
                    ("cw1", "decision.create", "POST /api/v1/decisions", IN)]
 

@@ -4,6 +4,7 @@ the progress bar. Imported by each command group of :mod:`assist.cli`."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from functools import wraps
 from typing import Any
 
@@ -12,17 +13,35 @@ from rich.console import Console
 from rich.markup import escape
 
 from assist.errors import AssistError
-from assist.settings import Settings, get_settings
+from assist.settings import Settings, SettingsError, get_settings
 
 #: progress, status and errors (stderr); results go to ``out`` (stdout)
 console = Console(stderr=True)
 out = Console()
 
 
-def load_settings() -> Settings:
+#: commands that never pseudonymise: they run without ASSIST_PSEUDONYM_KEY outside dev
+KEYLESS_COMMANDS = frozenset({"simulate", "index", "validate-config", "readme-table"})
+
+
+#: the command function running now (set by :func:`user_errors`, which wraps every command)
+_COMMAND: ContextVar[str | None] = ContextVar("assist_command", default=None)
+
+
+def _running_command() -> str | None:
+    name = _COMMAND.get()
+    return name.replace("_", "-") if name else None
+
+
+def load_settings(*, needs_pseudonym_key: bool | None = None) -> Settings:
+    """The settings from ``ASSIST_*`` variables, or one line naming the variable at fault and
+    exit code 2. The pseudonym key is required unless the running command is one of
+    :data:`KEYLESS_COMMANDS` (or ``needs_pseudonym_key`` says otherwise)."""
+    if needs_pseudonym_key is None:
+        needs_pseudonym_key = _running_command() not in KEYLESS_COMMANDS
     try:
-        return get_settings()
-    except ValueError as exc:  # pydantic ValidationError and SettingsError
+        return get_settings(needs_pseudonym_key=needs_pseudonym_key)
+    except SettingsError as exc:
         console.print(f"[red]settings error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
 
@@ -32,6 +51,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        running = _COMMAND.set(fn.__name__)
         try:
             return fn(*args, **kwargs)
         except AssistError as exc:
@@ -42,6 +62,8 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             console.print(f"[red]error:[/red] {escape(exc.strerror or str(exc))}{escape(where)}",
                           soft_wrap=True)
             raise typer.Exit(1) from None
+        finally:
+            _COMMAND.reset(running)
 
     return wrapper
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -50,16 +51,33 @@ def ingest(
     full: Annotated[bool, typer.Option(
         "--full", help="Validate every extract again, not only those new or changed since the "
                        "last ingest (needed after changing the pseudonym key); same store.")] = False,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Fail when the source folder holds anything but extracts (a folder "
+                         "of no known table, stray files); otherwise they are reported.")] = False,
+    accept_low: Annotated[list[str] | None, typer.Option(
+        "--accept-low", metavar="TABLE",
+        help="Accept this table's months even below its minimum acceptance rate or row count "
+             "(repeat; recorded in the summary).")] = None,
+    horizon: Annotated[str | None, typer.Option(
+        help="Latest month accepted, YYYY-MM (default: the month of today's date).")] = None,
+    encoding: Annotated[str | None, typer.Option(
+        help="Text encoding of every CSV extract, e.g. gb18030 (default: UTF-8, or what "
+             "the source folder's source.yaml declares per table).")] = None,
 ) -> None:
     """Validate every row of new or changed extracts, quarantine bad rows with reasons,
-    pseudonymise ids, write the store (unchanged months are kept as they are)."""
+    pseudonymise ids, write the store (unchanged months are kept as they are); a table-month
+    with too few accepted rows, or a month after the horizon, fails the run."""
+    from assist.errors import InputError
     from assist.ingest.run import ingest as run
 
+    if horizon is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", horizon):
+        raise InputError(f"--horizon {horizon!r} is not a month written YYYY-MM")
     s = load_settings()
     with progress_bar() as bar:
         summary = run(source=source or s.source_dir, out=out_dir or s.store_dir,
                       key=s.pseudonym_key.get_secret_value(), progress=bar, workers=workers,
-                      full=full)
+                      full=full, strict=strict, accept_low=tuple(accept_low or ()),
+                      horizon=horizon, encoding=encoding)
     out.print(summary.table())
 
 

@@ -39,7 +39,8 @@ def _ingest(s: Settings, record: MonthRecord) -> StageResult:
     from assist.ingest.run import ingest
     from assist.storage.store import list_snapshots
 
-    summary = ingest(source=s.source_dir, out=s.store_dir, key=s.pseudonym_key.get_secret_value())
+    summary = ingest(source=s.source_dir, out=s.store_dir, key=s.pseudonym_key.get_secret_value(),
+                     strict=True)
     if record.as_of not in list_snapshots(s.store_dir):
         raise AssistError(f"no extracts for {record.as_of} in {s.source_dir}: copy the month's "
                           "department extracts there first")

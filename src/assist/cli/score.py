@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from assist.cli.common import console, load_settings, out, user_errors
+from assist.errors import InputError
 from assist.experiments.tracking import MODEL_NAME
 from assist.pipelines.spark import Engine, SparkBuckets, SparkMaster
 
@@ -20,12 +21,27 @@ if TYPE_CHECKING:
     from assist.settings import Settings
 
 app = typer.Typer()
+#: a district's own flat household table and YAML catalog (:mod:`assist.pipelines.score_table`)
+TableFile = Annotated[Path | None, typer.Option(
+    "--table", help="Score a flat household table (.csv/.parquet) instead of the store; "
+                    "needs --catalog.")]
+CatalogFile = Annotated[Path | None, typer.Option(
+    "--catalog", help="The YAML catalog over --table (the model's catalog).")]
+IdColumn = Annotated[str | None, typer.Option(help="--table: household id column (default: "
+                                                   "row numbers, as training).")]
+MonthColumn = Annotated[str | None, typer.Option(help="--table: month column (default: "
+                                                      "'snapshot' if present).")]
+StreetColumn = Annotated[str | None, typer.Option(help="--table: street column (default: the "
+                                                       "catalog's jurisdiction.street).")]
+CommunityColumn = Annotated[str | None, typer.Option(help="--table: community column (default: "
+                                                          "the catalog's jurisdiction.community).")]
 
 
 @app.command()
 @user_errors
 def score(
-    as_of: Annotated[str, typer.Option(help="As-of month, YYYY-MM.")],
+    as_of: Annotated[str | None, typer.Option(
+        help="As-of month, YYYY-MM (with --table: default the table's latest month).")] = None,
     model: Annotated[str, typer.Option(
         help="Registered model version, or 'production' (the promoted one).")] = "production",
     model_path: Annotated[Path | None, typer.Option(
@@ -47,9 +63,21 @@ def score(
     decisions: Annotated[Path | None, typer.Option(
         help="Decisions snapshot carried forward (`assist casebook export-decisions`); default "
              "<workspace>/casebook/decisions.parquet, none there: no decisions.")] = None,
+    table: TableFile = None, catalog: CatalogFile = None, id_column: IdColumn = None,
+    month_column: MonthColumn = None, street_column: StreetColumn = None,
+    community_column: CommunityColumn = None,
 ) -> None:
     """Score every household, match programmes, allocate visits, flag changes; write a snapshot."""
     s = load_settings()
+    if table is not None or catalog is not None:
+        if engine is Engine.spark:
+            raise InputError("--table scores on this machine: drop --engine spark")
+        return score_table_file(s, table=table, catalog=catalog, as_of=as_of, model=model,
+                                model_path=model_path, model_name=model_name, config=config,
+                                out_dir=out_dir, decisions=decisions, columns=(
+                                    id_column, month_column, street_column, community_column))
+    if as_of is None:
+        raise InputError("--as-of is required (or score a flat table: --table FILE --catalog FILE)")
     if engine is Engine.spark:  # the month's reports read single files: run `assist report`
         from assist.pipelines.spark.run import score_with_spark
 
@@ -69,6 +97,35 @@ def score(
                                status=console.status, log_mlflow=log_mlflow, out=out,
                                decisions=decisions)
     show_run(out, run, as_of=as_of, version=version)
+
+
+def score_table_file(s: Settings, *, table: Path | None, catalog: Path | None,
+                     as_of: str | None, model: str, model_path: Path | None, model_name: str,
+                     config: Path | None, out_dir: str | None, decisions: Path | None,
+                     columns: tuple[str | None, str | None, str | None, str | None]) -> None:
+    """``assist score --table --catalog``: score a flat household table with its YAML catalog
+    (:func:`assist.pipelines.score_table.run_table_scoring`) and print what it wrote;
+    ``columns``: id, month, street and community columns (None: not given)."""
+    from assist.features.custom import load_catalog
+    from assist.pipelines.score_table import TableColumns, resolve_table_model, run_table_scoring
+    from assist.storage.casebook import DECISIONS_FILE
+
+    if table is None or catalog is None:
+        raise InputError("--table and --catalog go together: the table and its YAML catalog")
+    cat = load_catalog(catalog)
+    cfg, config_hash = scoring_config(s, config, out=out)
+    need, version = resolve_table_model(catalog=cat, catalog_path=catalog, model=model,
+                                        model_path=model_path, tracking_uri=s.mlflow_uri,
+                                        registered_model=model_name)
+    with console.status(f"scoring {table} with {version}"):
+        run = run_table_scoring(table=table, catalog=cat, catalog_path=catalog,
+                                out=Path(out_dir) if out_dir else s.scores_dir, model=need,
+                                model_version=version, config=cfg, config_hash=config_hash,
+                                as_of=as_of, columns=TableColumns(*columns),
+                                decisions=decisions or s.workspace / "casebook" / DECISIONS_FILE)
+    show_run(out, run, as_of=run.summary["as_of"], version=version)
+    for note in run.summary["notes"]:
+        out.print(f"- {note}", markup=False)
 
 
 def score_month(s: Settings, *, as_of: str, model: str = "production",

@@ -1,4 +1,5 @@
-"""Serving commands of the ``assist`` CLI: serve, casebook, users, audit-log.
+"""Serving commands of the ``assist`` CLI: serve, casebook (users and audit-log live in
+:mod:`assist.cli.admin`, re-exported here).
 
 Joined into the ``assist`` app by :mod:`assist.cli.app`. Heavy imports stay inside the commands so
 the CLI starts fast.
@@ -6,43 +7,21 @@ the CLI starts fast.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import secrets
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from assist.cli.admin import DEMO_USERS, audit_log, case_store_session, users
 from assist.cli.common import load_settings, out, user_errors
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from assist.settings import Settings
 
-DEMO_USERS = (("caseworker1", "caseworker", ("S01",)), ("caseworker2", "caseworker", ("S02", "S03")),
-              ("manager", "manager", ()), ("scientist", "data_scientist", ()),
-              ("admin", "admin", ()))
-
-
-@contextmanager
-def case_store_session(s: Settings) -> Iterator[Session]:
-    """A session on the migrated case store at ``s.db_url``; the engine is disposed after."""
-    from assist.serving.db import make_engine, session_factory, upgrade
-
-    upgrade(s.db_url)
-    engine = make_engine(s.db_url)
-    try:
-        with session_factory(engine)() as session:
-            yield session
-    finally:
-        engine.dispose()
-
+__all__ = ["DEMO_USERS", "Loaded", "app", "audit_log", "case_store_session", "casebook",
+           "load_current", "load_month", "users"]
 
 @dataclass(frozen=True)
 class Loaded:
@@ -107,9 +86,6 @@ def load_current(s: Settings, *, as_of: str | None = None) -> tuple[str, bool, d
 app = typer.Typer()
 casebook = typer.Typer(help="The case store: migrate, load snapshots, export labels.",
                        no_args_is_help=True)
-users = typer.Typer(help="API users and roles.", no_args_is_help=True)
-audit_log = typer.Typer(help="The audit log of household-level reads and decisions.",
-                        no_args_is_help=True)
 
 
 @app.command()
@@ -235,99 +211,6 @@ def overrides_cmd(
               f"overrides ({rate}); report: {paths[1]}")
     if df is not None:
         out.print(f"{len(df):,} overriding decisions: {out_file}")
-
-@users.command("add")
-@user_errors
-def users_add(
-    username: Annotated[str, typer.Argument()],
-    role: Annotated[str, typer.Option(help="caseworker, manager, data_scientist or admin.")],
-    street: Annotated[list[str] | None, typer.Option(help="Street code (caseworkers; repeat).")] = None,
-    password: Annotated[str | None, typer.Option(
-        help="Password (default: prompt; use ASSIST_NEW_PASSWORD in scripts).",
-        envvar="ASSIST_NEW_PASSWORD")] = None,
-) -> None:
-    """Add a user with a role (and streets for a caseworker)."""
-    from assist.serving.services.users import add_user
-
-    pw = password or typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    with case_store_session(load_settings()) as session:
-        u = add_user(session, username=username, password=pw, role=role, streets=street or ())
-        out.print(f"user {u.username} ({u.role}) added")
-
-@users.command("list")
-@user_errors
-def users_list() -> None:
-    """List users, roles, streets and whether they are active."""
-    from rich.table import Table
-
-    from assist.serving.services.users import list_users
-
-    t = Table("user", "role", "streets", "active")
-    with case_store_session(load_settings()) as session:
-        for u in list_users(session):
-            t.add_row(u.username, u.role, ",".join(u.street_codes) or "district",
-                      "yes" if u.active else "no")
-    out.print(t)
-
-@users.command("disable")
-@user_errors
-def users_disable(username: Annotated[str, typer.Argument()]) -> None:
-    """Disable a user (their tokens stop working at once)."""
-    from assist.serving.services.users import disable_user
-
-    with case_store_session(load_settings()) as session:
-        disable_user(session, username=username)
-    out.print(f"user {username} disabled")
-
-@users.command("demo")
-@user_errors
-def users_demo() -> None:
-    """Create (or reset) the demo users with fresh random passwords and print them (ASSIST_ENV=dev only)."""
-    from assist.errors import InputError
-    from assist.serving.services.users import add_user, set_password
-
-    s = load_settings()
-    if s.env != "dev":
-        raise InputError("demo users only with ASSIST_ENV=dev")
-    with case_store_session(s) as session:
-        for name, role, streets in DEMO_USERS:
-            pw = secrets.token_urlsafe(12)
-            try:
-                add_user(session, username=name, password=pw, role=role, streets=streets)
-            except InputError:
-                session.rollback()
-                set_password(session, username=name, password=pw)
-            out.print(f"{name:12} {role:15} {','.join(streets) or 'district':8} password {pw}")
-
-@audit_log.command("export")
-@user_errors
-def audit_export(
-    since: Annotated[str, typer.Option(help="ISO date or time, e.g. 2026-10-01.")],
-    out_file: Annotated[Path | None, typer.Option("--out", help="JSON Lines file (default stdout).")] = None,
-) -> None:
-    """Export audit entries from ``--since`` as JSON Lines."""
-    from assist.errors import InputError
-    from assist.serving import audit
-
-    try:
-        start = dt.datetime.fromisoformat(since)
-    except ValueError:
-        raise InputError(f"--since {since!r} is not an ISO date or time") from None
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=dt.UTC)
-    n = 0
-    with case_store_session(load_settings()) as session:
-        fh = out_file.open("w", encoding="utf-8") if out_file else sys.stdout
-        try:
-            for e in audit.entries(session, since=start):
-                fh.write(json.dumps(e, ensure_ascii=False) + "\n")
-                n += 1
-        finally:
-            if out_file:
-                fh.close()
-    if out_file:
-        out.print(f"{n:,} audit entries: {out_file}")
-
 
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url

@@ -21,6 +21,7 @@ which columns — or pandas ``eval`` expressions over them — are indicators::
         name_en: Income per capita vs minimum-living line   # optional; name_zh likewise
         unit: ratio               # optional
         missing: not_deprived     # optional: not_deprived (default) | deprived | a number to fill
+    jurisdiction: {street: street_col, community: community_col}  # optional: see .jurisdiction
 
 With a ``dimensions`` section, every indicator's ``dimension`` must be one of its ids (an
 unknown id is an error naming the indicator and the id), ids and orders are unique, and every
@@ -54,6 +55,7 @@ from assist.features.catalog import (
     MissingRule,
 )
 from assist.features.codes import CAUSES
+from assist.features.jurisdiction import JurisdictionSpec
 from assist.yamlfile import read_yaml
 
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
@@ -191,6 +193,7 @@ class CatalogSpec(BaseModel):
     version: str | None = None
     dimensions: Annotated[list[DimensionSpec], Field(min_length=1)] | None = None
     indicators: Annotated[list[IndicatorSpec], Field(min_length=1)]
+    jurisdiction: JurisdictionSpec | None = None  # see assist.features.jurisdiction
 
     @field_validator("version", mode="before")
     @classmethod

@@ -4,7 +4,8 @@ Each extract is compared with the previous store's manifest (:mod:`assist.ingest
 table-month by table-month:
 
 * **new** — the store has no such table-month: validated;
-* **changed** — another path (format), size or SHA-256: validated again, and named;
+* **changed** — another path (format), size, SHA-256 or declared encoding: validated again,
+  and named;
 * **rechecked** — unchanged, but its month's households file is new or changed: validated
   again, because every table is checked against the households accepted that month;
 * **unchanged** — same path, size and SHA-256: skipped. Its store file is hard-linked (copied
@@ -105,7 +106,8 @@ def _compare(extract: Extract, old: tuple[str, dict[str, Any]] | None) -> str:
     if old is None:
         return NEW
     name, entry = old
-    if name != extract.name or extract.path.stat().st_size != entry["bytes"]:
+    if name != extract.name or extract.path.stat().st_size != entry["bytes"] or \
+            entry.get("encoding") != extract.encoding:
         return CHANGED
     return UNCHANGED if store.file_sha256(extract.path) == entry["sha256"] else CHANGED
 

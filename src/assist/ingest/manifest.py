@@ -23,11 +23,15 @@ from assist.storage import store
 _ENTRY_FIELDS = {"table", "snapshot", "bytes", "sha256", "counts"}
 
 
-def source_entry(extract: Extract, *, size: int, sha256: str,
-                 result: FileResult) -> dict[str, Any]:
-    """The manifest's record of one ingested source file."""
-    return {"table": extract.table, "snapshot": extract.snapshot, "bytes": size,
-            "sha256": sha256, "counts": result.counts()}
+def source_entry(extract: Extract, *, size: int, sha256: str, result: FileResult,
+                 encoding: str | None = None) -> dict[str, Any]:
+    """The manifest's record of one ingested source file (with its declared text encoding,
+    when it is not UTF-8: reading it another way is another validation)."""
+    entry = {"table": extract.table, "snapshot": extract.snapshot, "bytes": size,
+             "sha256": sha256, "counts": result.counts()}
+    if encoding is not None:
+        entry["encoding"] = encoding
+    return entry
 
 
 def write_manifest(staging: Path, *, snapshots: list[str], key: str | bytes,

@@ -8,7 +8,8 @@ of :data:`QUARANTINE_SCHEMA`:
 identifiers pseudonymised), ``household_id`` (pseudonym), ``rules`` and ``columns`` (the rule
 codes of :data:`assist.features.schemas.RULES` it broke and the columns involved, each
 comma-separated and sorted), ``reasons`` (the same in plain words, ``rule (columns):
-meaning; ...``) and ``record`` (the raw row as JSON: household and person ids
+meaning; ...``; ``malformed_row`` is ingest's own code, for a CSV row with another number of
+fields than the header, whose ``row_number`` tells where it lies) and ``record`` (the raw row as JSON: household and person ids
 pseudonymised; the PII columns — names, ID numbers, addresses, certificate numbers — and
 undeclared columns left out).
 """
@@ -29,6 +30,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from assist.features.schemas import RULES, TableSpec
+
+#: ingest's own rule: a CSV row that cannot be split into the header's columns
+MALFORMED_ROW = "malformed_row"
+#: the column a malformed row is reported against (it has no readable column)
+WHOLE_ROW = "(row)"
+#: every rule code a quarantine row can name, in plain words
+QUARANTINE_RULES = {**RULES, MALFORMED_ROW: "the CSV row has more or fewer fields than the "
+                    "header (its values are not kept)"}
 
 QUARANTINE_SCHEMA = pa.schema([
     pa.field("table", pa.string(), nullable=False),
@@ -90,7 +99,7 @@ def _describe(findings: pd.DataFrame) -> tuple[np.ndarray, list[str], list[str],
         rows.append(row)
         rules.append(",".join(sorted(by_rule)))
         columns.append(",".join(sorted(set().union(*by_rule.values()))))
-        reasons.append("; ".join(f"{rule} ({', '.join(sorted(cols))}): {RULES[rule]}"
+        reasons.append("; ".join(f"{rule} ({', '.join(sorted(cols))}): {QUARANTINE_RULES[rule]}"
                                  for rule, cols in sorted(by_rule.items())))
     return np.asarray(rows, dtype=np.int64), rules, columns, reasons
 

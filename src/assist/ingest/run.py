@@ -19,6 +19,11 @@ or changed since the store's last ingest are validated; the unchanged table-mont
 hard-linked into the new store with their quarantine rows and counts. ``full=True``
 validates everything. Either way the store is the same, byte for byte.
 
+Before anything is written, the run refuses months later than the horizon (the run date's
+month by default) and, with ``strict``, a source folder holding anything but extracts
+(:mod:`~assist.ingest.source`); while validating, a table-month with too few accepted rows
+fails the run unless its table is in ``accept_low`` (:mod:`~assist.ingest.acceptance`).
+
 Everything is written to a staging folder and swapped in at the end
 (:mod:`~assist.storage.atomic`): a failed run leaves the previous store as it was. Output
 is deterministic — the same extracts and key give byte-identical files. Memory is bounded by
@@ -34,7 +39,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
@@ -50,13 +55,14 @@ from rich.progress import Progress
 
 from assist.errors import InputError
 from assist.features.schemas import TABLE_ORDER, TABLES, clean_schema
-from assist.ingest import incremental
+from assist.ingest import acceptance, incremental
 from assist.ingest.coerce import arrow_text, coerce_column
 from assist.ingest.extracts import Extract, discover, read_extract
 from assist.ingest.manifest import source_entry, write_manifest
 from assist.ingest.pseudonym import Pseudonymiser
-from assist.ingest.quarantine import QuarantineWriter, quarantine_frame
+from assist.ingest.quarantine import MALFORMED_ROW, WHOLE_ROW, QuarantineWriter, quarantine_frame
 from assist.ingest.rules import DeclaredChecks, TableRules
+from assist.ingest.source import check_horizon, check_strays, read_options, strays
 from assist.ingest.summary import FileResult, IngestSummary, TableCounts
 from assist.storage import atomic, store
 
@@ -72,18 +78,31 @@ Tick = Callable[[Extract, bool], None]
 
 
 def ingest(*, source: Path, out: Path, key: str | bytes, progress: Progress | None = None,
-           workers: int | None = None, full: bool = False) -> IngestSummary:
+           workers: int | None = None, full: bool = False, strict: bool = False,
+           accept_low: Collection[str] = (), horizon: str | None = None,
+           encoding: str | None = None) -> IngestSummary:
     """Validate, quarantine and pseudonymise the extracts in ``source`` into the store ``out``.
 
     Only the source files that are new or changed since the store's last ingest are validated
     (``full``: all of them); the summary's ``changes`` say which. ``workers`` processes ingest
     whole snapshots side by side (default: 2 for a large source on a machine with 2 or more
     cores, else 1); the store is the same whatever their number and whichever the mode.
+    Months after ``horizon`` (default: the run date's month) are refused; anything in the
+    source folder that is no extract is reported (refused with ``strict``); a table-month
+    below its acceptance rule fails the run unless its table is in ``accept_low``; CSV files
+    are UTF-8 unless ``encoding`` (or the folder's ``source.yaml``) declares another.
     """
     source, out = Path(source), Path(out)
     atomic.recover(out)  # first, whatever happens next: repair a swap a killed run cut short
     _check_separate(source, out)
-    snapshots, extracts = discover(source)
+    acceptance.check_names(accept_low)
+    snapshots, extracts = discover(source, read_options(source, encoding=encoding))
+    check_horizon({e.snapshot: str(e.path) for e in reversed(extracts)}, horizon=horizon)
+    ignored = strays(source)
+    check_strays(ignored, source=source, strict=strict)
+    for name in ignored:
+        log.warning("not an extract, ignored: %s", name)
+    rules = _Acceptance(frozenset(accept_low), tuple(ignored))
     atomic.check_replaceable(out, marker=store.MANIFEST_FILE)
     plan = incremental.plan(extracts, out=out, key=key, full=full)
     groups = [g for s in snapshots
@@ -91,7 +110,7 @@ def ingest(*, source: Path, out: Path, key: str | bytes, progress: Progress | No
     tick = _ticker(progress, len(extracts))
     if not groups and not plan.changes.removed:  # the store already is what a run would write
         log.info("nothing new or changed in %s: the store stays as it is", source)
-        return _carried_summary(snapshots, extracts, plan, tick)
+        return _carried_summary(snapshots, extracts, plan, tick, rules)
     workers = _workers(workers, size=sum(e.path.stat().st_size for g in groups for e in g),
                        snapshots=len(groups))
     with atomic.replacing(out, marker=store.MANIFEST_FILE) as staging:
@@ -99,7 +118,7 @@ def ingest(*, source: Path, out: Path, key: str | bytes, progress: Progress | No
         log.info("carried %d unchanged table-month(s) over (%d hard-linked)",
                  len(plan.kept_files), linked)
         summary, sources = _store(snapshots, extracts, plan, groups, out=out, staging=staging,
-                                  key=key, workers=workers, tick=tick)
+                                  key=key, workers=workers, tick=tick, rules=rules)
         store.write_json(summary.to_dict(), staging / store.SUMMARY_FILE)
         write_manifest(staging, snapshots=snapshots, key=key, sources=sources,
                        expected=plan.kept_files)
@@ -118,19 +137,48 @@ def _ticker(progress: Progress | None, total: int) -> Tick:
     return tick
 
 
+@dataclass
+class _Acceptance:
+    """The run's acceptance: tables allowed below their rule, the overrides used, and what
+    the source folder held besides extracts."""
+
+    accept_low: frozenset[str]
+    ignored: tuple[str, ...]
+    overrides: list[dict[str, Any]] | None = None
+
+    def check(self, extract: Extract, result: FileResult) -> None:
+        """Refuse a file below its table's rule (or record the override); its rows must add up."""
+        if result.rows_read != result.accepted + result.quarantined:
+            raise RuntimeError(f"ingest counts of {extract.name} do not add up")
+        override = acceptance.check(result, extract.table, file=str(extract.path),
+                                    accept_low=self.accept_low)
+        if override is not None:
+            log.warning("accepted below the rule (--accept-low): %s", extract.name)
+            self.overrides = [*(self.overrides or []), override]
+
+    def summary(self, snapshots: list[str], counts: dict[str, TableCounts],
+                plan: incremental.Plan) -> IngestSummary:
+        """The run's summary."""
+        return IngestSummary(tuple(snapshots), counts, plan.changes,
+                             accepted_low=tuple(self.overrides or ()), ignored=self.ignored)
+
+
 def _carried_summary(snapshots: list[str], extracts: list[Extract], plan: incremental.Plan,
-                     tick: Tick) -> IngestSummary:
+                     tick: Tick, rules: _Acceptance) -> IngestSummary:
     """The summary of a run with nothing to validate: every file's recorded counts."""
     counts = {name: TableCounts() for name in TABLE_ORDER}
     for extract in extracts:
-        counts[extract.table].add(incremental.kept_file(plan, extract)[0])
+        result = incremental.kept_file(plan, extract)[0]
+        rules.check(extract, result)
+        counts[extract.table].add(result)
         tick(extract, True)
-    return IngestSummary(tuple(snapshots), counts, plan.changes)
+    return rules.summary(snapshots, counts, plan)
 
 
 def _store(snapshots: list[str], extracts: list[Extract], plan: incremental.Plan,
            groups: list[list[Extract]], *, out: Path, staging: Path, key: str | bytes,
-           workers: int, tick: Tick) -> tuple[IngestSummary, dict[str, dict[str, Any]]]:
+           workers: int, tick: Tick,
+           rules: _Acceptance) -> tuple[IngestSummary, dict[str, dict[str, Any]]]:
     """Validate ``groups`` and carry the rest over, in snapshot and table order: the summary
     and the manifest's source entries."""
     counts = {name: TableCounts() for name in TABLE_ORDER}
@@ -156,13 +204,15 @@ def _store(snapshots: list[str], extracts: list[Extract], plan: incremental.Plan
                 result = done.result
                 if done.quarantine is not None:
                     quarantine.write(extract.table, done.quarantine)
-                entry = source_entry(extract, size=done.size, sha256=done.sha256, result=result)
+                entry = source_entry(extract, size=done.size, sha256=done.sha256, result=result,
+                                     encoding=extract.encoding)
                 log.info("ingested %s: %d rows, %d accepted, %d quarantined", extract.name,
                          result.rows_read, result.accepted, result.quarantined)
+            rules.check(extract, result)
             counts[extract.table].add(result)
             sources[extract.name] = entry
             tick(extract, kept)
-    return IngestSummary(tuple(snapshots), counts, plan.changes), sources
+    return rules.summary(snapshots, counts, plan), sources
 
 
 def _workers(asked: int | None, *, size: int, snapshots: int) -> int:
@@ -289,6 +339,8 @@ def _ingest_file(extract: Extract, staging: Path, checks: TableRules,
            if c.pii in ("household", "person")}
     findings = checks.find(frame, failed=failed, snapshot=extract.snapshot,
                            households=households, household_ids=ids.get("household_id"))
+    if len(raw.malformed):
+        findings = _malformed(findings, raw.malformed)
     ok = np.ones(len(frame), dtype=bool)
     ok[findings["row"].to_numpy()] = False
     rejected = None
@@ -308,6 +360,15 @@ def _ingest_file(extract: Extract, staging: Path, checks: TableRules,
     result = FileResult(extract.snapshot, extract.name, len(frame), int(ok.sum()),
                         int((~ok).sum()), {str(k): int(v) for k, v in by_rule.items()}, extra)
     return _Done(extract, result, sha, size, rejected), accepted
+
+
+def _malformed(findings: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """The findings with each malformed row reported once, as such (its values are missing
+    because the row could not be split, not because they were)."""
+    kept = findings[~findings["row"].isin(rows)]
+    own = pd.DataFrame({"row": rows.astype(np.int64), "rule": MALFORMED_ROW, "column": WHOLE_ROW})
+    out = pd.concat([kept, own.astype(kept.dtypes.to_dict())], ignore_index=True)
+    return out.sort_values(["row", "rule", "column"], kind="stable").reset_index(drop=True)
 
 
 def _self_check(check: _SelfCheck, clean: pd.DataFrame, extract: Extract) -> None:

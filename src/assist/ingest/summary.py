@@ -5,6 +5,9 @@ table-months it validated: new, changed, re-checked, or unchanged and skipped.
 :meth:`IngestSummary.to_dict`, the store's ``summary.json``. That file depends only on the
 source files and the key — never on how the store was built (full or incremental) — so the
 change report (:class:`Changes`) is printed and returned but not written into the store.
+Table-months accepted below their table's acceptance rule (``--accept-low``) are written into
+it (``accepted_low``, only when there are any); what the source folder held besides extracts
+(``ignored``) is printed.
 """
 
 from __future__ import annotations
@@ -162,6 +165,10 @@ class IngestSummary:
     snapshots: tuple[str, ...]
     tables: dict[str, TableCounts]
     changes: Changes | None = field(default=None, compare=False)
+    #: table-months accepted below their acceptance rule, by ``--accept-low``
+    accepted_low: tuple[dict[str, Any], ...] = ()
+    #: paths in the source folder that are no extract (reported, not read)
+    ignored: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def rows_read(self) -> int:
@@ -180,10 +187,13 @@ class IngestSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form (what ``summary.json`` holds; without the change report)."""
-        return {"snapshots": list(self.snapshots),
-                "totals": {"rows_read": self.rows_read, "accepted": self.accepted,
-                           "quarantined": self.quarantined},
-                "tables": {name: counts.to_dict() for name, counts in self.tables.items()}}
+        out = {"snapshots": list(self.snapshots),
+               "totals": {"rows_read": self.rows_read, "accepted": self.accepted,
+                          "quarantined": self.quarantined},
+               "tables": {name: counts.to_dict() for name, counts in self.tables.items()}}
+        if self.accepted_low:
+            out["accepted_low"] = [dict(x) for x in self.accepted_low]
+        return out
 
     def table(self) -> Table:
         """A Rich table: rows read / accepted / quarantined per table, by rule; the caption
@@ -196,6 +206,10 @@ class IngestSummary:
         notes = self.changes.lines(len(self.tables)) if self.changes is not None else []
         if ignored:
             notes.append(f"ignored columns (not declared): {ignored}")
+        if self.ignored:
+            notes.append(f"not extracts, ignored: {', '.join(self.ignored)}")
+        notes += [f"accepted below the rule (--accept-low): {x['source_file']}, "
+                  f"{x['accepted']:,} of {x['rows_read']:,} rows" for x in self.accepted_low]
         out = Table(title=f"Ingest: {len(snaps)} snapshot(s), {span}",
                     caption="\n".join(notes) or None, caption_justify="left")
         out.add_column("table", no_wrap=True)

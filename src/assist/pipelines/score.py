@@ -357,14 +357,16 @@ def programme_lists(match: matching.Match, households: pd.Index, *,
 
 def resolve_model(*, model: str = "production", model_path: Path | None = None,
                   tracking_uri: str | None = None,
-                  registered_model: str = MODEL_NAME) -> tuple[NeedModel, str]:
+                  registered_model: str = MODEL_NAME,
+                  catalog: Catalog = CATALOG) -> tuple[NeedModel, str]:
     """The need model to score with and its version label: a saved JSON file, or a version
-    (or the ``production`` alias) of the registered model."""
+    (or the ``production`` alias) of the registered model; refused unless it was trained on
+    ``catalog`` (features and version)."""
     from assist.errors import InputError
 
     if model_path is not None:
-        nm = NeedModel.load(model_path, expected_features=CATALOG.ids,
-                            expected_catalog_version=CATALOG.version)
+        nm = NeedModel.load(model_path, expected_features=catalog.ids,
+                            expected_catalog_version=catalog.version)
         return nm, f"file:{Path(model_path).name}"
     from assist.experiments import registry, tracking
     from assist.pipelines.train import load_version
@@ -374,5 +376,5 @@ def resolve_model(*, model: str = "production", model_path: Path | None = None,
     if version is None:
         raise InputError(f"registered model {registered_model!r} has no production version: "
                          "promote one (`assist models promote VERSION`) or pass --model-path")
-    return load_version(c, name=registered_model, version=str(version), catalog=CATALOG), \
+    return load_version(c, name=registered_model, version=str(version), catalog=catalog), \
         f"{registered_model}/{version}"

@@ -2,7 +2,12 @@
 settings). Routers under ``/api/v1``; Prometheus metrics at ``/metrics``.
 
 Logs name the route template, never the raw path (paths carry household pseudonyms), and the
-CLI runs uvicorn without its access log for the same reason.
+CLI runs uvicorn without its access log for the same reason; the whole log policy (request
+ids, no exception messages, hidden SQL parameters) is in :mod:`assist.serving.logs`.
+
+Text arriving in the path or the query string is checked like every body field
+(:data:`assist.serving.schemas.Text`): a control character or lone surrogate is a 422 naming
+the parameter, before any route runs.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
 
 from anyio import to_thread
 from fastapi import FastAPI
@@ -23,7 +29,10 @@ from assist.serving import errors, pages
 from assist.serving.audit import AuditWriter
 from assist.serving.db import API_THREADS, make_engine, session_factory
 from assist.serving.deps import PRINCIPAL_TTL_SECONDS, PrincipalCache, route_template
+from assist.serving.logs import RequestContext, install_log_policy
 from assist.serving.routers import auth, decisions, health, households, models, referrals, reports
+from assist.serving.schemas import CONTROL_MESSAGE, control_character
+from assist.serving.throttle import LoginThrottle
 from assist.settings import Settings
 
 log = logging.getLogger("assist.serving")
@@ -79,6 +88,36 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def refused_parameter(scope: Scope) -> str | None:
+    """``path``, ``query`` or ``query.<name>`` when the decoded path or a query parameter holds
+    a control character or lone surrogate; else None."""
+    if control_character(scope.get("path", "")):
+        return "path"
+    query = (scope.get("query_string") or b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if control_character(name):
+            return "query"
+        if control_character(value):
+            return f"query.{name}"
+    return None
+
+
+class RefuseControlCharacters:
+    """422 ``validation_error`` naming the parameter for control characters in the path or
+    the query string (JSON, like every API error; pages share the check)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        where = refused_parameter(scope) if scope["type"] == "http" else None
+        if where is None:
+            await self.app(scope, receive, send)
+            return
+        await JSONResponse(errors.error_body("validation_error", f"{where}: {CONTROL_MESSAGE}",
+                                             field=where), status_code=422)(scope, receive, send)
 
 
 class Metrics:
@@ -144,13 +183,22 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     app.state.sessions = session_factory(app.state.engine)
     app.state.principals = PrincipalCache(app.state.sessions, ttl=principal_ttl)
     app.state.audit = AuditWriter(app.state.sessions)
+    app.state.login_throttle = LoginThrottle(
+        key_secret=app.state.token_secret, max_failures=settings.login_max_failures,
+        max_failures_per_address=settings.login_max_failures_per_address,
+        window_seconds=settings.login_window_seconds,
+        lockout_seconds=settings.login_lockout_seconds)
+    install_log_policy()
     errors.install(app)
     for r in (auth.router, referrals.router, households.router, decisions.router,
               models.router, health.router, reports.router):
         app.include_router(r, prefix=API)
     pages.install(app)  # server-rendered pages and /static
     _metrics(app)
+    app.add_middleware(RefuseControlCharacters)
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
+    # outermost: request ids, and an escaping exception logged by route and answered as 500
+    app.add_middleware(RequestContext, route_of=route_template, error_body=errors.error_body)
     return app
 
 

@@ -9,6 +9,12 @@ Two ways to write an entry, both durable before the caller answers:
   sends its response, so one fsync serves many reads instead of one each. A request whose entry
   cannot be committed gets 503 and no data. A crash loses only entries whose responses were
   never sent; shutdown drains the queue.
+
+"Who saw household X" is answered by :func:`entries` with ``household``: entries about X
+itself (reads, decisions, and denied probes: ``household.denied``, a 404 for a household
+unknown or outside the caller's streets) and list reads whose ``detail.household_ids`` (the
+pseudonyms the list returned) hold X. Entries are kept :data:`RETENTION` long; :func:`prune`
+deletes older ones (``assist audit-log prune``).
 """
 
 from __future__ import annotations
@@ -17,12 +23,12 @@ import datetime as dt
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Text, cast, delete, insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from assist.serving.auth import Principal
@@ -30,6 +36,11 @@ from assist.serving.errors import ApiError
 from assist.serving.models import AuditEntry, utcnow
 
 log = logging.getLogger("assist.serving")
+
+#: how long audit entries are kept (PIPL art. 56 keeps processing records three years at least)
+RETENTION = dt.timedelta(days=3 * 366)
+#: the action of a read of one household refused with 404 (unknown or outside the streets)
+DENIED = "household.denied"
 
 
 def entry(*, who: Principal, action: str, endpoint: str, household_id: str | None = None,
@@ -123,13 +134,34 @@ class AuditWriter:
             thread.join(timeout=self.timeout)
 
 
-def entries(session: Session, *, since: dt.datetime | None = None) -> Iterator[dict[str, Any]]:
-    """Audit entries in time order, from ``since`` on."""
+def listed(ids: Iterable[str]) -> list[str]:
+    """The pseudonyms a list read returned, as its audit entry keeps them (in list order)."""
+    return [str(h) for h in ids]
+
+
+def entries(session: Session, *, since: dt.datetime | None = None,
+            household: str | None = None) -> Iterator[dict[str, Any]]:
+    """Audit entries in time order, from ``since`` on; with ``household``, only those about
+    it: its own reads, decisions and denied probes, and the list reads that returned it."""
     q = select(AuditEntry).order_by(AuditEntry.at, AuditEntry.id)
     if since is not None:
         q = q.where(AuditEntry.at >= since)
+    if household is not None:  # the database narrows by text (any JSON), Python confirms
+        q = q.where(or_(AuditEntry.household_id == household,
+                        cast(AuditEntry.detail, Text).contains(f'"{household}"',
+                                                               autoescape=True)))
     for e in session.scalars(q).yield_per(1000):
+        if household is not None and e.household_id != household and household not in (
+                (e.detail or {}).get("household_ids") or ()):
+            continue
         at = e.at if e.at.tzinfo else e.at.replace(tzinfo=dt.UTC)
         yield {"id": e.id, "at": at.isoformat(), "user_id": e.user_id, "username": e.username,
                "role": e.role, "action": e.action, "endpoint": e.endpoint,
                "household_id": e.household_id, "detail": e.detail}
+
+
+def prune(session: Session, *, before: dt.datetime) -> int:
+    """Delete the entries older than ``before`` (committed); how many were deleted."""
+    deleted = session.execute(delete(AuditEntry).where(AuditEntry.at < before))
+    session.commit()
+    return int(deleted.rowcount or 0)

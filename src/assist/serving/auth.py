@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import time
 from dataclasses import dataclass
 
@@ -32,6 +33,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 SEES_NOTES = frozenset({"caseworker", "manager", "admin"})
 
 _hasher = PasswordHasher()
+#: largest user id a token may name (the users table's INTEGER key)
+MAX_USER_ID = 2**31 - 1
+#: a token's expiry may lie at most this far ahead of now (a year): a bounded, finite number
+MAX_TOKEN_LIFETIME_SECONDS = 366 * 24 * 3600
 
 
 def hash_password(password: str) -> str:
@@ -83,8 +88,24 @@ def issue_token(*, user_id: int, secret: str, ttl_seconds: int, now: float | Non
     return f"{payload}.{_b64(sig)}"
 
 
+def _claims(claims: object, now: float) -> int | None:
+    """The user id of well-formed, unexpired claims, else None: ``sub`` an integer (not a
+    string, not a bool) in 1..MAX_USER_ID; ``exp`` a finite number after ``now`` and at most
+    :data:`MAX_TOKEN_LIFETIME_SECONDS` ahead of it."""
+    if not isinstance(claims, dict):
+        return None
+    sub, exp = claims.get("sub"), claims.get("exp")
+    if type(sub) is not int or not 1 <= sub <= MAX_USER_ID:
+        return None
+    if type(exp) not in (int, float) or not math.isfinite(exp):
+        return None
+    if not now < exp <= now + MAX_TOKEN_LIFETIME_SECONDS:
+        return None
+    return sub
+
+
 def read_token(token: str, *, secret: str, now: float | None = None) -> int:
-    """The user id of a valid, unexpired token; 401 otherwise."""
+    """The user id of a valid, unexpired token with well-formed claims; 401 otherwise."""
     bad = ApiError(401, "invalid_token", "invalid or expired token",
                    headers={"WWW-Authenticate": "Bearer"})
     try:
@@ -93,9 +114,9 @@ def read_token(token: str, *, secret: str, now: float | None = None) -> int:
         if not hmac.compare_digest(expected, _unb64(sig)):
             raise bad
         claims = json.loads(_unb64(payload))
-        user_id, exp = int(claims["sub"]), float(claims["exp"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, TypeError, UnicodeError, RecursionError):
         raise bad from None
-    if exp <= (time.time() if now is None else now):
+    user_id = _claims(claims, time.time() if now is None else now)
+    if user_id is None:
         raise bad
     return user_id

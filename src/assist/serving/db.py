@@ -7,6 +7,9 @@ SQLite: WAL (readers never block the writer), ``synchronous=FULL`` stated explic
 commit is on disk before it returns, so an audit row committed before a response survives a
 power cut; it costs one fsync, ~4 ms here, per commit: :class:`assist.serving.audit.AuditWriter`
 lets concurrent reads share one) and a 30 s busy timeout.
+
+Every engine hides statement parameters (``hide_parameters=True``): a failed statement's
+exception and SQLAlchemy's own logging never show the values (pseudonyms, notes, scores).
 """
 
 from __future__ import annotations
@@ -25,14 +28,16 @@ SQLITE_BUSY_SECONDS = 30.0
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url`` with a pool matched to the API's threads; SQLite gets foreign
-    keys, WAL, full sync and a busy timeout (see the module doc)."""
+    """An engine for ``url`` with a pool matched to the API's threads and statement parameters
+    hidden from errors and logs; SQLite gets foreign keys, WAL, full sync and a busy timeout
+    (see the module doc)."""
     if url.startswith("sqlite"):
         database = make_url(url).database or ""
         pool = {} if database in ("", ":memory:") else {"pool_size": API_THREADS,
                                                          "max_overflow": 10}
-        engine = create_engine(url, **pool, connect_args={"check_same_thread": False,
-                                                          "timeout": SQLITE_BUSY_SECONDS})
+        engine = create_engine(url, **pool, hide_parameters=True,
+                               connect_args={"check_same_thread": False,
+                                             "timeout": SQLITE_BUSY_SECONDS})
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn, _record) -> None:  # noqa: ANN001
@@ -44,7 +49,8 @@ def make_engine(url: str) -> Engine:
 
         return engine
     # one connection per API thread, a few spare for the CLI-in-process and health checks
-    return create_engine(url, pool_size=API_THREADS, max_overflow=10, pool_pre_ping=True)
+    return create_engine(url, pool_size=API_THREADS, max_overflow=10, pool_pre_ping=True,
+                         hide_parameters=True)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

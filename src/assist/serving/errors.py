@@ -1,7 +1,7 @@
 """API errors: every error is JSON ``{"error": {"code", "message", "field"?, "details"?}}``.
 
 Codes are stable; clients may branch on them. No handler echoes request data beyond field
-names, and nothing personal is logged.
+names, and nothing personal is logged (the policy: :mod:`assist.serving.logs`).
 """
 
 from __future__ import annotations
@@ -78,7 +78,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        route = request.scope.get("route")
-        route = getattr(route, "path", "?")
-        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, route)
-        return JSONResponse(error_body("internal_error", "internal error"), status_code=500)
+        # normally :class:`assist.serving.logs.RequestContext` answers first; kept as the
+        # framework's last resort, logged the same way (type, route, code, request id only)
+        route = getattr(request.scope.get("route"), "path", "?")
+        rid = request.scope.get("state", {}).get("request_id", "-")
+        log.error("unhandled %s on %s %s code=internal_error request_id=%s",
+                  type(exc).__name__, request.method, route, rid)
+        return JSONResponse(error_body("internal_error", "internal error", request_id=rid),
+                            status_code=500)

@@ -189,3 +189,16 @@ class AuditEntry(Base):
     endpoint: Mapped[str] = mapped_column(String(256))
     household_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class UserSession(Base):
+    """A signed-in page session, server side: the cookie carries a random secret and the store
+    only its SHA-256, so a read of this table yields no usable cookie. Deleting the row ends
+    the session at once (sign-out, user disabled, password or role changed)."""
+
+    __tablename__ = "user_sessions"
+    #: hex SHA-256 of the cookie's secret
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

@@ -9,6 +9,7 @@ nor re-encodes it; ``response_model=`` on the route still documents it in OpenAP
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -18,8 +19,43 @@ Outcome = Literal["confirmed", "not_in_need", "unreachable", "declined"]
 Rating = Literal["good", "bad"]
 Band = Literal["high", "medium", "low"]
 Status = Literal["open", "confirmed", "not_in_need", "unreachable", "declined"]
-Code = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_]+$")]
-ShortText = Annotated[str, Field(max_length=2000)]
+
+#: C0 and C1 control characters (NUL included) and lone UTF-16 surrogates: refused in every
+#: text input. PostgreSQL refuses NUL in text and psycopg cannot encode a lone surrogate, so
+#: they would otherwise fail inside the store (500); SQLite would store and echo them.
+_REFUSED_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+#: the same for free text (notes, reasons), which keeps tab, line feed and carriage return:
+#: a note is typed into a multi-line box and browsers send its line breaks as CR LF
+_REFUSED_FREE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+#: the message of every refusal (the 422 names the field; the value is never echoed)
+CONTROL_MESSAGE = "control characters are not allowed"
+
+
+def control_character(value: str, *, free_text: bool = False) -> bool:
+    """Whether ``value`` holds a character refused in text inputs (see :data:`Text`)."""
+    return (_REFUSED_FREE if free_text else _REFUSED_LINE).search(value) is not None
+
+
+def _line(value: str) -> str:
+    if control_character(value):
+        raise ValueError(CONTROL_MESSAGE)
+    return value
+
+
+def _free(value: str) -> str:
+    if control_character(value, free_text=True):
+        raise ValueError(CONTROL_MESSAGE)
+    return value
+
+
+#: one line of text: no control characters at all (usernames, passwords, codes typed in forms).
+#: Format characters such as RTL marks (U+200F) are accepted: they are legitimate in text and
+#: harmless to both stores.
+Text = Annotated[str, AfterValidator(_line)]
+#: free text (notes, reasons): tab and line breaks allowed, other control characters refused
+FreeText = Annotated[str, AfterValidator(_free)]
+ShortText = Annotated[FreeText, Field(max_length=2000)]
+Code = Annotated[Text, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_]+$")]
 #: stored times are UTC; SQLite returns them naive, so responses always say so
 UtcDatetime = Annotated[dt.datetime, AfterValidator(
     lambda v: v if v.tzinfo else v.replace(tzinfo=dt.UTC))]
@@ -44,8 +80,8 @@ class _Out(BaseModel):
 class TokenRequest(_In):
     """Username and password."""
 
-    username: Annotated[str, Field(min_length=1, max_length=64)]
-    password: Annotated[str, Field(min_length=1, max_length=256)]
+    username: Annotated[Text, Field(min_length=1, max_length=64)]
+    password: Annotated[Text, Field(min_length=1, max_length=256)]
 
 
 class TokenPublic(_Out):

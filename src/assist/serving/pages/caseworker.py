@@ -90,7 +90,8 @@ def referrals(request: Request, session: SessionDep, who: PagePrincipal,
     fresh = new_this_month(session, current=snap, household_ids=(r.household_id for r in out.items))
     audit.record(session, who=who, action="referrals.list", endpoint=endpoint(request),
                  detail={"as_of": out.as_of, "returned": len(out.items), "page": page,
-                         "street": f.street, "community": None})
+                         "street": f.street, "community": None,
+                         "household_ids": audit.listed(r.household_id for r in out.items)})
     session.commit()
     pages = max(1, -(-out.total // PAGE_SIZE))
     query = urlencode({k: v for k, v in (("street", f.street), ("band", f.band), ("cause", f.cause),
@@ -107,8 +108,16 @@ def _detail(request: Request, session, who: Principal, household_id: str) -> Hou
         raise PageError(404, N_("Not found, or not in your streets."))
     need(who, "households:read")
     with page_errors():
-        return household_detail(session, who=who, household_id=household_id,
-                                endpoint=endpoint(request))
+        try:
+            return household_detail(session, who=who, household_id=household_id,
+                                    endpoint=endpoint(request))
+        except ApiError as exc:
+            if exc.status == 404:  # a probe: unknown, or outside the caller's streets
+                session.rollback()
+                audit.record(session, who=who, action=audit.DENIED, endpoint=endpoint(request),
+                             household_id=household_id)
+                session.commit()
+            raise
 
 
 def _household_page(request: Request, who: Principal, d: HouseholdDetail, *, status: int = 200,

@@ -1,6 +1,9 @@
-"""Page sessions: a signed, expiring cookie (the API's token format, signed with the same
-secret), HttpOnly and SameSite=Lax; CSRF tokens derived from it by HMAC and checked on
-every POST. Before sign-in, a random nonce cookie plays the session's part for the form.
+"""Page sessions: server side (:mod:`assist.serving.services.sessions`). The cookie is a
+random secret from the OS CSPRNG, new at every sign-in, HttpOnly and SameSite=Lax; the store
+holds its hash and expiry, and deleting the row (sign-out, user disabled, password or role
+changed) ends the session at once. The CSRF token is an HMAC of that per-login secret, so
+two sign-ins never share one; it is checked on every POST. Before sign-in, a random nonce
+cookie plays the session's part for the form.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ import hmac
 import secrets
 
 from fastapi import Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from assist.serving.auth import issue_token, read_token
-from assist.serving.errors import ApiError
+from assist.serving.models import User
+from assist.serving.services.sessions import end_session, session_user, start_session
 
 SESSION_COOKIE = "assist_session"
 NONCE_COOKIE = "assist_nonce"
@@ -31,29 +35,26 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def start(response: Response, request: Request, *, user_id: int, ttl_seconds: int) -> None:
-    """Set the session cookie of ``user_id`` on ``response`` (and drop the sign-in nonce)."""
-    token = issue_token(user_id=user_id, secret=request.app.state.token_secret,
-                        ttl_seconds=ttl_seconds)
-    response.set_cookie(SESSION_COOKIE, token, max_age=ttl_seconds, httponly=True,
+def start(response: Response, request: Request, session: Session, *, user_id: int,
+          ttl_seconds: int) -> None:
+    """Start a new server-side session of ``user_id``, set its cookie on ``response`` (and
+    drop the sign-in nonce)."""
+    secret = start_session(session, user_id=user_id, ttl_seconds=ttl_seconds)
+    response.set_cookie(SESSION_COOKIE, secret, max_age=ttl_seconds, httponly=True,
                         samesite="lax", secure=_secure(request), path="/")
     response.delete_cookie(NONCE_COOKIE, path="/")
 
 
-def end(response: Response) -> None:
-    """Clear the session cookie."""
+def end(response: Response, request: Request, session: Session) -> None:
+    """End this request's session in the store and clear its cookie."""
+    end_session(session, request.cookies.get(SESSION_COOKIE))
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
 
 
-def user_id(request: Request) -> int | None:
-    """The signed-in user's id, or None without a valid, unexpired session cookie."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    try:
-        return read_token(token, secret=request.app.state.token_secret)
-    except ApiError:
-        return None
+def signed_in(request: Request, session: Session) -> User | None:
+    """The active user of this request's session, or None (no cookie, unknown, ended or
+    expired session, disabled user)."""
+    return session_user(session, request.cookies.get(SESSION_COOKIE))
 
 
 def nonce(request: Request) -> tuple[str, bool]:

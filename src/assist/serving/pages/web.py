@@ -3,10 +3,16 @@
 Page errors are HTML (the API's are JSON): a service's :class:`ApiError` raised inside a page
 route is turned into a :class:`PageError` by :func:`page_errors` and rendered with the error
 template; a missing session redirects to the sign-in page.
+
+Every form field is checked like an API text field (:data:`assist.serving.schemas.Text`):
+a control character or lone surrogate is a 422 page naming the field (header
+``X-Invalid-Field``) before any route sees the form; the free-text fields
+(:data:`FREE_TEXT_FIELDS`) keep tab and line breaks, as :data:`~assist.serving.schemas.FreeText`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,11 +31,15 @@ from assist.serving.errors import ApiError
 from assist.serving.models import User
 from assist.serving.pages import session as cookies
 from assist.serving.pages.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Translator, translators
+from assist.serving.schemas import control_character
 from assist.serving.services.users import principal
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_FIELDS = 64
+#: form fields typed into a multi-line box: tab, CR and LF allowed (other controls refused)
+FREE_TEXT_FIELDS = frozenset({"note", "override_reason", "rating_reason"})
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 #: roles that open the manager pages (coverage, early warnings, overrides)
@@ -54,9 +64,13 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
 class PageError(Exception):
     """An error shown as a page: a status and a message id of the catalog."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.field = status, message, field
+        self.headers = dict(headers or {})
+        if field is not None:  # a client's field name goes into a header only when plain
+            self.headers["X-Invalid-Field"] = field if _PLAIN_NAME.match(field) else "form"
 
 
 class SignIn(Exception):
@@ -105,10 +119,10 @@ def render(request: Request, template: str, *, status: int = 200, who: Principal
 
 
 def page_principal(request: Request, session: SessionDep) -> Principal:
-    """The signed-in caller; :class:`SignIn` without a valid session or for a disabled user."""
-    uid = cookies.user_id(request)
-    user = session.get(User, uid) if uid is not None else None
-    if user is None or not user.active:
+    """The signed-in caller; :class:`SignIn` without a live server-side session (none, ended,
+    expired) or for a disabled user."""
+    user: User | None = cookies.signed_in(request, session)
+    if user is None:
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignIn(here)
     return principal(user)
@@ -135,9 +149,17 @@ async def form_body(request: Request) -> dict[str, list[str]]:
         raise PageError(415, N_("The form could not be read."))
     body = await request.body()
     try:
-        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+        form = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except (UnicodeDecodeError, ValueError):
         raise PageError(400, N_("The form could not be read.")) from None
+    for name, values in form.items():
+        if control_character(name):
+            raise PageError(422, N_("Please check the form: a value is too long or not allowed."),
+                            field="form")
+        if any(control_character(v, free_text=name in FREE_TEXT_FIELDS) for v in values):
+            raise PageError(422, N_("Please check the form: a value is too long or not allowed."),
+                            field=name)
+    return form
 
 
 FormBody = Annotated[dict[str, list[str]], Depends(form_body)]
@@ -187,8 +209,10 @@ def install(app: FastAPI) -> None:
                 who = page_principal(request, s)
         except SignIn:
             who = None
-        return render(request, "error.html", status=exc.status, who=who,
-                      status_code=exc.status, message=exc.message)
+        response = render(request, "error.html", status=exc.status, who=who,
+                          status_code=exc.status, message=exc.message)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(SignIn)
     async def _sign_in(_request: Request, exc: SignIn) -> RedirectResponse:

@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
+from assist.serving import audit
 from assist.serving.auth import Principal
 from assist.serving.deps import SessionDep, endpoint, require
+from assist.serving.errors import ApiError
 from assist.serving.schemas import HOUSEHOLD_ID_PATTERN, HouseholdDetail, json_response
 from assist.serving.services.households import household_detail
 
@@ -22,7 +24,14 @@ def household(
     household_id: Annotated[str, Path(pattern=HOUSEHOLD_ID_PATTERN,
                                       description="Pseudonymous household id.")],
 ) -> Response:
-    """Indicators (zh/en), dimension profile, explanation, programmes, history, decisions."""
-    return json_response(household_detail(session, who=who, household_id=household_id,
-                                          endpoint=endpoint(request),
-                                          audit_log=request.app.state.audit))
+    """Indicators (zh/en), dimension profile, explanation, programmes, history, decisions
+    (a household unknown or outside the caller's streets: 404, and the probe is audited)."""
+    try:
+        detail = household_detail(session, who=who, household_id=household_id,
+                                  endpoint=endpoint(request), audit_log=request.app.state.audit)
+    except ApiError as exc:
+        if exc.status == 404:
+            request.app.state.audit.write(who=who, action=audit.DENIED,
+                                          endpoint=endpoint(request), household_id=household_id)
+        raise
+    return json_response(detail)

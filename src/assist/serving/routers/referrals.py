@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from assist.serving import audit
 from assist.serving.auth import Principal
 from assist.serving.deps import SessionDep, endpoint, require
 from assist.serving.schemas import Band, Code, ReferralPage, Status, json_response
@@ -32,7 +33,8 @@ def referrals(
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
     """Referrals of the current snapshot in the caller's streets, filtered, sorted, paged
-    (the read's audit entry is committed before the response leaves)."""
+    (the read's audit entry, with the pseudonyms listed, is committed before the response
+    leaves)."""
     out = list_referrals(session, who=who, sort=sort, page=page, page_size=page_size,
                          filters=Filters(street=street, community=community, band=band,
                                          cause=cause, programme=programme, flag=flag,
@@ -40,5 +42,6 @@ def referrals(
     request.app.state.audit.write(
         who=who, action="referrals.list", endpoint=endpoint(request),
         detail={"as_of": out.as_of, "returned": len(out.items), "page": page, "street": street,
-                "community": community})
+                "community": community,
+                "household_ids": audit.listed(r.household_id for r in out.items)})
     return json_response(out)

@@ -52,9 +52,16 @@ def check_visit_date(visit_date: dt.date, *, referral_month: str, today: dt.date
 
 
 def _check(session: Session, body: DecisionBase, referral: Referral) -> bool:
+    from assist.models.matching import PROGRAMMES  # the codes every rule table draws on
+
     month = session.get(Snapshot, referral.snapshot_id).as_of
     check_visit_date(body.visit_date or district_today(), referral_month=month,
                      today=district_today())
+    unknown = sorted(set(body.programmes_granted) - set(PROGRAMMES))
+    if unknown:
+        raise ApiError(422, "unknown_programme", f"unknown programme code(s) "
+                       f"{', '.join(map(repr, unknown))}: one of {', '.join(PROGRAMMES)}",
+                       field="body.programmes_granted")
     override = disagrees(band=referral.band, outcome=body.outcome)
     if override and not body.override_reason:
         raise ApiError(422, "override_reason_required",
