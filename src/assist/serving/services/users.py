@@ -33,15 +33,8 @@ def add_user(session: Session, *, username: str, password: str, role: str,
         raise InputError("a caseworker needs at least one street (--street)")
     if role != "caseworker" and streets:
         raise InputError("only caseworkers are limited to streets")
-    if not session.get(Jurisdiction, DISTRICT):
-        session.add(Jurisdiction(code=DISTRICT, level="district", name="district"))
-        session.flush()
-    for s in streets:
-        if not session.get(Jurisdiction, s):
-            session.add(Jurisdiction(code=s, level="street", name=s, parent_code=DISTRICT))
-    session.flush()
-    user = User(username=username, password_hash=hash_password(password), role=role,
-                streets=[UserJurisdiction(jurisdiction_code=s) for s in sorted(set(streets))])
+    user = User(username=username, password_hash=hash_password(password), role=role)
+    _assign_streets(session, user, sorted(set(streets)))
     session.add(user)
     session.commit()
     return user
