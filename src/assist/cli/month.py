@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -28,6 +28,9 @@ from assist.experiments.tracking import MODEL_NAME
 from assist.pipelines import month as cycle
 from assist.pipelines.month import DONE, FAILED, UNCHANGED, MonthRecord, StageResult
 from assist.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer()
 
@@ -70,7 +73,13 @@ def _decisions(s: Settings, record: MonthRecord) -> StageResult:
     frame = frame.loc[frame["referral_month"].astype(str) < record.as_of]
     after = file_sha256(write_decisions(frame, path))
     return StageResult(UNCHANGED if after == before else DONE,
-                       f"{len(frame):,} decision(s) -> {path}", fingerprint=after)
+                       f"{pending_rows(frame)} -> {path}", fingerprint=after)
+
+
+def pending_rows(frame: pd.DataFrame) -> str:
+    """``"7 decision(s), 505 pending visit(s)"`` of a decisions snapshot."""
+    pending = int((frame["outcome"] == "pending").sum())
+    return f"{len(frame) - pending:,} decision(s), {pending:,} pending visit(s)"
 
 
 def _score(s: Settings, record: MonthRecord, *, model: str, config: Path | None) -> StageResult:
