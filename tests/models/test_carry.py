@@ -84,6 +84,17 @@ def listing(dec: pd.DataFrame, hh: pd.DataFrame, rules: CarryRules = RULES,
       ("h", "2026-10", "pending", None, ())], {}, "pending_overdue", True, False, False),
     # decisions of this month or later are not carried (scoring a month again)
     ([("h", "2026-11", "not_in_need", "2026-11-12", ())], {}, "new", True, False, False),
+    # an open contest (PIPL art. 24): not listed, not a candidate, until a manager decides it,
+    # whatever the decision before it and even with an early warning
+    ([("h", "2026-10", "not_in_need", "2026-10-12", ()), ("h", "2026-10", "contested", None, ())],
+     {}, "contested", False, False, False),
+    ([("h", "2026-10", "confirmed", "2026-10-12", ("dibao",)),
+      ("h", "2026-10", "contested", None, ())], {"h": ("high", "medium", True)}, "contested",
+     False, False, False),
+    ([("h", "2026-10", "pending", None, ()), ("h", "2026-10", "contested", None, ())], {},
+     "contested", False, False, False),
+    ([("h", "2026-04", "unreachable", "2026-04-03", ()), ("h", "2026-05", "contested", None, ())],
+     {}, "contested", False, False, False),
 ])
 def test_each_rule(rows, over, code, candidate, pinned, listed):
     st = listing(decisions(*rows) if rows else decisions(), households(["h", "other"], **over))
@@ -167,3 +178,16 @@ def test_pin_keeps_pinned_within_street_visits_and_places():
     left = out.capacities
     assert left.streets["S1"] == StreetCapacity(0, 0) and left.streets["S2"] == StreetCapacity(2, 1)
     assert left.places("dibao") == 0 and left.places("medical") == 10
+
+
+def test_contested_reads_as_pending_contest_and_keeps_grants():
+    dec = decisions(("a", "2026-10", "confirmed", "2026-10-15", ("dibao",)),
+                    ("a", "2026-10", "contested", None, ()))
+    carry = carry_forward(dec, as_of=AS_OF, households=households(["a"]), rules=RULES,
+                          codes=CODES)
+    st = carry.status
+    assert st.loc["a", "listing_zh"] == "申诉处理中：经理裁决前不因申诉事项再次列入"
+    assert st.loc["a", "listing_en"] == ("Contest pending: not listed again on the contested "
+                                         "grounds until a manager decides it")
+    assert st.loc["a", "last_outcome"] == "contested"
+    assert bool(carry.granted.loc["a", "dibao"])  # granted programmes still never offered again

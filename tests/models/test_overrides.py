@@ -108,3 +108,19 @@ def test_groups_from_indicator_values():
 def test_outcome_words():
     got = outcome_value(pd.Series(["confirmed", "not_in_need", "declined", "unreachable", None]))
     assert got.iloc[:2].tolist() == [1.0, 0.0] and got.iloc[2:].isna().all()
+
+
+def test_contest_counts_by_street_and_status():
+    from assist.models.overrides import contest_counts
+
+    frame = pd.DataFrame({"street": ["S02", "S01", "S01", "S01", None],
+                          "status": ["open", "upheld", "rejected", "data_corrected", "open"]})
+    got = contest_counts(frame).set_index("street")
+    assert got.loc["S01"].to_dict() == {"open": 0, "upheld": 1, "rejected": 1,
+                                        "data_corrected": 1, "contests": 3}
+    assert got.loc["S02", "open"] == 1 and got.loc["(missing)", "open"] == 1
+    assert got.loc["(all)"].to_dict() == {"open": 2, "upheld": 1, "rejected": 1,
+                                          "data_corrected": 1, "contests": 5}
+    empty = contest_counts(pd.DataFrame({"street": [], "status": []}))
+    assert empty.to_dict("records") == [{"street": "(all)", "open": 0, "upheld": 0,
+                                         "rejected": 0, "data_corrected": 0, "contests": 0}]

@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, delete, text, update
 from assist.features import CATALOG
 from assist.serving.app import create_app
 from assist.serving.db import make_engine, session_factory, upgrade
-from assist.serving.models import AuditEntry, Decision, Referral
+from assist.serving.models import AuditEntry, Contest, Decision, Referral
 from assist.serving.services.snapshots import load_snapshot
 from assist.serving.services.users import add_user
 from assist.settings import DEV_PSEUDONYM_KEY, Settings
@@ -166,12 +166,14 @@ def sessions(app):
 
 @pytest.fixture(autouse=True)
 def _clean_cases(request):
-    """Each test starts without decisions or audit entries (users and snapshots persist)."""
+    """Each test starts without contests, decisions or audit entries (users and snapshots
+    persist)."""
     yield
     if "app" not in request.fixturenames:
         return
     sessions = request.getfixturevalue("app").state.sessions
     with sessions() as s:
+        s.execute(delete(Contest))
         s.execute(delete(Decision))
         s.execute(delete(AuditEntry))
         s.execute(update(Referral).values(status="open"))

@@ -1,7 +1,8 @@
 """The pages in a real browser: Playwright driving Debian's chromium against uvicorn serving the
 tiny district in-process. Caseworker round trip, manager pages (coverage from its report,
 fairness, early warnings, drift, overrides), the data scientist's model versions and their
-comparison, jurisdiction, keyboard focus,
+comparison, jurisdiction, keyboard focus, a contest recorded, decided and counted with the
+household's printable notice,
 screenshots of every page (``test-artifacts/screenshots``) and axe-core (vendored, MPL-2.0,
 test-only) with zero serious or critical violations on every page.
 
@@ -175,6 +176,47 @@ def test_english_large_text_and_keyboard(page):
     check_page(page, "10-referrals-en-xlarge")
     page.goto("/households/hS01a")
     check_page(page, "11-household-en-xlarge")
+
+
+def test_contest_decided_and_counted(page):
+    """A caseworker records a visit and a contest, the notice prints in Chinese with the
+    factors, a manager decides the contest with a reason and the overrides page counts it."""
+    sign_in(page, "cw1")
+    page.goto("/households/hS01a")
+    page.get_by_label("确有困难").check()
+    page.get_by_role("button", name="保存处理结果").click()
+    page.wait_for_url("**/households/hS01a?saved=1")
+    page.get_by_label("数据有误").check()
+    page.get_by_label("家庭的陈述").fill("医疗支出已由单位报销，数据不准")
+    page.get_by_label("有异议的数据（可选）").select_option("oop_medical_ratio")
+    page.get_by_role("button", name="登记申诉").click()
+    page.wait_for_url("**/households/hS01a?contested=1")
+    assert page.get_by_role("status").inner_text() == "申诉已登记，并已转交负责人处理。"
+    assert "待处理" in page.locator("#household-contests").inner_text()
+    check_page(page, "20-household-contested")
+    page.get_by_role("link", name="家庭告知书（可打印）").click()
+    page.wait_for_url("**/households/hS01a/notice")
+    assert page.locator("#notice-factors").inner_text().split("\n")[0].startswith("收入低")
+    assert "第二十四条" in page.locator("#notice").inner_text()
+    check_page(page, "21-notice")
+    page.emulate_media(media="print")  # A4, without navigation
+    assert not page.locator(".main-nav").is_visible() and page.locator("#notice").is_visible()
+    page.emulate_media(media="screen")
+    page.context.clear_cookies()
+    sign_in(page, "mgr")
+    page.goto("/contests")
+    contest = page.locator("section.contest", has_text="hS01a")
+    assert "数据有误" in contest.inner_text()
+    check_page(page, "22-contests-queue")
+    contest.get_by_label("申诉成立").check()
+    contest.get_by_label("裁决理由（必填）").fill("经核对，医疗费用已报销，改为人工复核")
+    contest.get_by_role("button", name="作出裁决").click()
+    page.wait_for_url("**/contests?decided=1")
+    assert page.locator("section.contest .contest-status").first.inner_text() == "申诉成立"
+    page.goto("/overrides")
+    row = page.locator("#contest-counts tr", has_text="东湖街道")
+    assert row.locator("td").all_inner_texts() == ["0", "1", "0", "0"]
+    check_page(page, "23-overrides-contests")
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ from tests.serving.test_pages import _decide
 browser = test_pages.browser  # the pages' fixture: a signed-in client per test
 
 AS_OF = "2026-10"
-MANAGER_PAGES = ("/coverage", "/early-warning", "/overrides")
+MANAGER_PAGES = ("/coverage", "/early-warning", "/overrides", "/contests")
 ANALYST_PAGES = ("/fairness", "/drift")
 
 
@@ -160,7 +160,7 @@ def test_nav_entries_per_role(browser, workspace):
         return re.findall(r'href="([^"]+)"', block)
     assert nav("cw1") == ["/referrals", "/model"]
     assert nav("mgr") == ["/referrals", "/coverage", "/fairness", "/early-warning", "/drift",
-                          "/overrides", "/models", "/model"]
+                          "/overrides", "/contests", "/models", "/model"]
     assert nav("ds") == ["/referrals", "/fairness", "/drift", "/models", "/model"]
     assert browser("ds").get("/").headers["location"] == "/models"
 

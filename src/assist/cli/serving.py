@@ -212,6 +212,40 @@ def overrides_cmd(
     if df is not None:
         out.print(f"{len(df):,} overriding decisions: {out_file}")
 
+@casebook.command("contests")
+@user_errors
+def contests_cmd(
+    corrections: Annotated[bool, typer.Option(
+        "--corrections", help="List the contests decided 'data corrected': the household, the "
+                              "disputed indicators and their source tables, for the department "
+                              "extract owner.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Households' contests (PIPL art. 24): counts by street and status, or the corrections."""
+    from assist.reports.cases import contests_summary
+    from assist.serving.services.contests import contests_frame
+    from assist.serving.services.contests import corrections as correction_list
+
+    with case_store_session(load_settings()) as session:
+        rows = correction_list(session) if corrections else None
+        summary = None if corrections else contests_summary(contests_frame(session))
+    if as_json:
+        typer.echo(json.dumps(rows if corrections else summary, ensure_ascii=False))
+        return
+    if rows is not None:
+        out.print(f"{len(rows):,} contests decided 'data corrected'")
+        for r in rows:
+            out.print(f"contest {r['contest_id']}  {r['street_code']}  {r['household_id']}  "
+                      f"indicators: {', '.join(r['indicators']) or '-'}  "
+                      f"tables: {', '.join(r['tables']) or '-'}  decided {r['decided_at']}")
+        return
+    totals = summary["totals"]
+    out.print(f"{totals['contests']:,} contests: " + ", ".join(
+        f"{k} {totals[k]:,}" for k in summary["statuses"]))
+    for r in summary["streets"]:
+        out.print(f"  {r['street']}: " + ", ".join(f"{k} {r[k]:,}" for k in summary["statuses"]))
+
+
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 

@@ -80,3 +80,22 @@ CAUSES: dict[str, Label] = {
 def cause_label(code: str) -> Label:
     """A distress cause's names; an unknown code names itself."""
     return CAUSES.get(code) or Label.same(code)
+#: the department behind each source table, as a household reads it in its notice (PIPL
+#: art. 24: which departments' data were used); keys are the table names of
+#: :data:`assist.features.schemas.TABLES`
+DEPARTMENTS: dict[str, Label] = {
+    "households": Label("民政部门（家庭户籍）", "Civil affairs (household registry)"),
+    "persons": Label("公安部门（户籍人口）", "Public security (population registry)"),
+    "income": Label("居民经济状况核对中心（收入与财产）",
+                    "Economic-status check centre (income and assets)"),
+    "medical_claims": Label("医疗保障局（医保报销）", "Medical insurance bureau (claims)"),
+    "disability": Label("残疾人联合会（残疾证）", "Disabled persons' federation (certificates)"),
+    "employment": Label("人力资源和社会保障局（就业与社保）",
+                        "Human resources and social security bureau (employment)"),
+    "school_enrolment": Label("教育局（入学）", "Education bureau (school enrolment)"),
+    "housing": Label("房屋管理局（住房）", "Housing administration bureau (housing)"),
+    "water_readings": Label("供水企业（水管家智能水表）", "Water utility (smart water meters)"),
+    "hotline_appeals": Label("12345市民服务热线（诉求）", "12345 citizen service hotline (appeals)"),
+    "assistance": Label("民政局（已获救助）", "Civil affairs bureau (assistance granted)"),
+    "verifications": Label("街道民政科（走访核实）", "Street civil-affairs office (visit checks)"),
+}

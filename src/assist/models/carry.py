@@ -24,6 +24,8 @@ English (:class:`~assist.features.bilingual.Label` templates):
                             band rise this month: a candidate again (granted programmes still
                             removed)
 ``relisted``                the last decision's rule has lapsed: ranked by score as new
+``contested``               the household has an open contest (PIPL art. 24): not a
+                            candidate, not listed, until a manager decides it
 ==========================  ==================================================================
 
 Everything is vectorised over frames: no loop over households.
@@ -68,6 +70,9 @@ LISTINGS: dict[str, Label] = {
     "relisted": Label("上次决定（{date}，{outcome_zh}）已超过规则期限：按本月评分排序",
                       "Last decision ({outcome_en} on {date}) has lapsed: ranked by this "
                       "month's score"),
+    "contested": Label("申诉处理中：经理裁决前不因申诉事项再次列入",
+                       "Contest pending: not listed again on the contested grounds until a "
+                       "manager decides it"),
 }
 OUTCOME_LABELS: dict[str, Label] = {
     "confirmed": Label("核实困难", "Confirmed in need"),
@@ -75,12 +80,15 @@ OUTCOME_LABELS: dict[str, Label] = {
     "unreachable": Label("未能联系", "Unreachable"),
     "declined": Label("被拒绝", "Declined"),
     "pending": Label("待走访", "Pending"),
+    "contested": Label("申诉中", "Contested"),
 }
 CHANGE_LABELS: dict[str, Label] = {"warning": Label("出现预警", "an early-warning flag"),
                                    "band_rise": Label("需求等级上升", "a need band rise")}
 #: listings whose household may be allocated by the solver
 CANDIDATE = ("new", "pending_overdue", "retry", "reopened_changed", "relisted")
 FAILED = ("unreachable", "declined")
+#: the decisions snapshot's outcome for a household with an open contest
+CONTESTED = "contested"
 BAND_LEVEL = {"low": 0, "medium": 1, "high": 2}
 
 
@@ -190,6 +198,7 @@ def carry_forward(decisions: pd.DataFrame, *, as_of: str, households: pd.DataFra
     put(quiet & age.ge(rules.quiet_months), "relisted")
     put(code.isin(["retries_exhausted", "suppressed_not_in_need", "follow_up", "follow_up_due"])
         & changed.ne(""), "reopened_changed")
+    put(outcome.eq(CONTESTED), "contested")
     status = pd.DataFrame({"last_outcome": outcome,
                            "last_decision_date": _date_text(last["visit_date"]),
                            "listing": code}, index=idx)

@@ -125,3 +125,27 @@ def override_rates(decisions: pd.DataFrame, *, by: Sequence[str] = ("street", "b
 def _div(num: pd.Series, den: pd.Series) -> pd.Series:
     den = den.astype(float)
     return num.astype(float) / den.where(den > 0)
+
+
+#: contest statuses counted in the override report (open, then the managers' outcomes)
+CONTEST_STATUSES = ("open", "upheld", "rejected", "data_corrected")
+
+
+def contest_counts(contests: pd.DataFrame) -> pd.DataFrame:
+    """Contests per street and status: one row per street (``street`` plus a count per
+    :data:`CONTEST_STATUSES` and ``contests``, their total), then a ``(all)`` row.
+
+    ``contests``: one row per contest with ``street`` and ``status``; unknown statuses count
+    in ``contests`` only."""
+    street = contests["street"].astype("string").fillna("(missing)").to_numpy()
+    status = contests["status"].astype("string").fillna("").to_numpy()
+    frame = pd.DataFrame({s: (status == s).astype("int64") for s in CONTEST_STATUSES},
+                         index=contests.index)
+    frame["contests"] = 1
+    per = frame.groupby(street, sort=True).sum().rename_axis("street").reset_index()
+    total = pd.DataFrame([{"street": "(all)", **{c: int(frame[c].sum()) for c in
+                                                   (*CONTEST_STATUSES, "contests")}}])
+    out = pd.concat([per, total], ignore_index=True) if len(per) else total
+    for c in (*CONTEST_STATUSES, "contests"):
+        out[c] = out[c].astype("int64")
+    return out

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assist.models.overrides import GROUPS, override_rates
+from assist.models.overrides import CONTEST_STATUSES, GROUPS, contest_counts, override_rates
 from assist.models.warning import EVENTS, FLAGS, SCORE_FLAGS
 from assist.reports.render import report_html
 from assist.reports.report import records
@@ -31,12 +31,15 @@ _OVERRIDE_DEFINITIONS = {
                                   "band it is fixed by the definition of an override, so read it "
                                   "across streets and groups"),
     "intervals": "95% Wilson score intervals; 'undefined' (null) where a denominator is zero",
+    "contests": ("households' contests (PIPL art. 24) of every month, by street: open, and "
+                 "decided upheld, rejected or data corrected (marked for correction)"),
     **{f"group {g.name}": g.description for g in GROUPS},
 }
 
 
 def overrides_report(decisions: pd.DataFrame, *, as_of: str | None,
-                     groups: Sequence[str] = ()) -> dict[str, Any]:
+                     groups: Sequence[str] = (),
+                     contests: pd.DataFrame | None = None) -> dict[str, Any]:
     """How often caseworkers override the score, by street, band and group, and whether the
     confirmed-need rate of overridden decisions differs from that of followed ones.
 
@@ -50,9 +53,13 @@ def overrides_report(decisions: pd.DataFrame, *, as_of: str | None,
                    "overridden_confirmed", "confirmed_rate_overridden", "..._low", "..._high",
                    "followed_verified", "followed_confirmed", "confirmed_rate_followed",
                    "..._low", "..._high", "confirmed_rate_difference", "..._low", "..._high"}],
+         "contests": {"statuses": ["open", "upheld", "rejected", "data_corrected"],
+                      "totals": {status: int, "contests": int},
+                      "streets": [{"street": str, status: int, ..., "contests": int}]},
          "definitions": {term: text}}
 
-    Rates are fractions or ``None`` (undefined).
+    Rates are fractions or ``None`` (undefined). ``contests`` (one row per contest with
+    ``street`` and ``status``; None: none recorded) are counted whatever ``as_of``.
     """
     groups = list(groups)
     table = override_rates(decisions, by=("street", "band"), groups=groups)
@@ -61,7 +68,20 @@ def overrides_report(decisions: pd.DataFrame, *, as_of: str | None,
             "overrides": int(decisions["override"].astype("boolean").fillna(False).sum()),
             "verified": int(outcome.notna().sum()),
             "slices": ["(all)", "street", "band", *groups],
-            "rows": records(table), "definitions": dict(_OVERRIDE_DEFINITIONS)}
+            "rows": records(table), "contests": contests_summary(contests),
+            "definitions": dict(_OVERRIDE_DEFINITIONS)}
+
+
+def contests_summary(contests: pd.DataFrame | None) -> dict[str, Any]:
+    """Contest counts by street and status, and their totals (see :func:`overrides_report`)."""
+    if contests is None:
+        contests = pd.DataFrame({"street": pd.Series(dtype="string"),
+                                 "status": pd.Series(dtype="string")})
+    table = contest_counts(contests)
+    total = table.loc[table["street"] == "(all)"].iloc[0]
+    keys = (*CONTEST_STATUSES, "contests")
+    return {"statuses": list(CONTEST_STATUSES), "totals": {k: int(total[k]) for k in keys},
+            "streets": records(table.loc[table["street"] != "(all)"])}
 
 
 def overrides_html(report: Mapping[str, Any]) -> str:

@@ -51,7 +51,8 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention
 DYNAMIC: tuple[str, ...] = (
     *(f"role {r}" for r in ("caseworker", "manager", "data_scientist", "admin")),
     *(f"band {b}" for b in ("high", "medium", "low")),
-    *(f"status {s}" for s in ("open", "confirmed", "not_in_need", "unreachable", "declined")),
+    *(f"status {s}" for s in ("open", "confirmed", "not_in_need", "unreachable", "declined",
+                              "contested")),
     *(f"rating {r}" for r in ("good", "bad")),
     *(f"rate {m}" for m in ("tpr", "fnr")),
     *(f"audit {a}" for a in ("verified", "truth")),

@@ -224,7 +224,26 @@ def overrides_view(report: Mapping[str, Any], t: Translator) -> dict[str, Any]:
                  (t.gettext("Street") if k == "street" else t.gettext("Need band")),
                  "rows": rows} for k, rows in slices.items()]
     return {"as_of": report.get("as_of"), "overall": overall, "sections": sections,
-            "chart": chart, "decisions": report.get("decisions", 0), "overrides": report.get("overrides", 0)}
+            "chart": chart, "decisions": report.get("decisions", 0),
+            "overrides": report.get("overrides", 0), "contests": _contests_view(report, t)}
+
+
+#: contest statuses and their column headings in the override report
+CONTEST_HEADINGS = (("open", N_("Open")), ("upheld", N_("Upheld")),
+                    ("rejected", N_("Rejected")), ("data_corrected", N_("Data corrected")))
+
+
+def _contests_view(report: Mapping[str, Any], t: Translator) -> dict[str, Any]:
+    """Contests by street and status (rows of numbers, a district total)."""
+    c = report.get("contests") or {}
+    keys = [k for k, _ in CONTEST_HEADINGS]
+    totals = c.get("totals") or {}
+    return {"headings": [t.gettext(h) for _, h in CONTEST_HEADINGS],
+            "total": [t.number(totals.get(k, 0)) for k in keys],
+            "count": int(totals.get("contests", 0)),
+            "rows": [{"label": t.street(str(r["street"])), "code": r["street"],
+                      "counts": [t.number(r.get(k, 0)) for k in keys]}
+                     for r in c.get("streets") or []]}
 
 
 def _excludes_zero(r: Mapping[str, Any]) -> bool:

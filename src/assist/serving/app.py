@@ -30,7 +30,16 @@ from assist.serving.audit import AuditWriter
 from assist.serving.db import API_THREADS, make_engine, session_factory
 from assist.serving.deps import PRINCIPAL_TTL_SECONDS, PrincipalCache, route_template
 from assist.serving.logs import RequestContext, install_log_policy
-from assist.serving.routers import auth, decisions, health, households, models, referrals, reports
+from assist.serving.routers import (
+    auth,
+    contests,
+    decisions,
+    health,
+    households,
+    models,
+    referrals,
+    reports,
+)
 from assist.serving.schemas import CONTROL_MESSAGE, control_character
 from assist.serving.throttle import LoginThrottle
 from assist.settings import Settings
@@ -191,7 +200,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     install_log_policy()
     errors.install(app)
     for r in (auth.router, referrals.router, households.router, decisions.router,
-              models.router, health.router, reports.router):
+              contests.router, models.router, health.router, reports.router):
         app.include_router(r, prefix=API)
     pages.install(app)  # server-rendered pages and /static
     _metrics(app)

@@ -28,6 +28,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "decisions:write": frozenset({"caseworker", "manager"}),
     "models:read": frozenset({"caseworker", "manager", "data_scientist", "admin"}),
     "audit:read": frozenset({"admin"}),
+    #: the notice to a visited household (PIPL art. 24): its street's caseworkers, managers
+    "notice:read": frozenset({"caseworker", "manager", "admin"}),
+    #: record a contest: the caseworker on a visit, a manager or admin at the service window
+    "contests:write": frozenset({"caseworker", "manager", "admin"}),
+    #: the managers' contests queue, and deciding a contest
+    "contests:read": frozenset({"manager", "admin"}),
+    "contests:decide": frozenset({"manager"}),
 }
 #: roles that see free-text notes (data scientists get pseudonymous, note-free data)
 SEES_NOTES = frozenset({"caseworker", "manager", "admin"})

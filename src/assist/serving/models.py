@@ -29,6 +29,12 @@ OUTCOMES = ("confirmed", "not_in_need", "unreachable", "declined")
 RATINGS = ("good", "bad")
 #: referral status: open until a decision is recorded, then the decision's outcome
 STATUSES = ("open", *OUTCOMES)
+#: why a household contests its identification or the visit's decision (PIPL art. 24)
+CONTEST_GROUNDS = ("wrong_data", "disagree_decision", "refuse_automated", "other")
+#: a manager's decision on a contest
+CONTEST_OUTCOMES = ("upheld", "rejected", "data_corrected")
+#: a contest's status: open until a manager decides it, then the outcome
+CONTEST_STATUSES = ("open", *CONTEST_OUTCOMES)
 
 
 def utcnow() -> dt.datetime:
@@ -172,6 +178,34 @@ class Decision(Base):
     recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Contest(Base):
+    """A household's contest of its identification or the visit's decision, recorded by its
+    caseworker or at the service window, decided by a manager with a reason; ``version``
+    guards concurrent decisions. ``correction_needed``: the data were wrong, for the
+    department extract owner to correct (``assist casebook contests --corrections``)."""
+
+    __tablename__ = "contests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    household_id: Mapped[str] = mapped_column(String(64), index=True)
+    street_code: Mapped[str] = mapped_column(String(32), index=True)
+    #: the household's latest decision when the contest was recorded (None: not visited yet)
+    decision_id: Mapped[int | None] = mapped_column(Integer)
+    #: ``visit`` (recorded by the caseworker) or ``service_window`` (a manager or admin)
+    channel: Mapped[str] = mapped_column(String(16))
+    grounds: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    disputed_indicators: Mapped[list[str]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    correction_needed: Mapped[bool] = mapped_column(Boolean, default=False)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column()
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}
 

@@ -19,6 +19,8 @@ Outcome = Literal["confirmed", "not_in_need", "unreachable", "declined"]
 Rating = Literal["good", "bad"]
 Band = Literal["high", "medium", "low"]
 Status = Literal["open", "confirmed", "not_in_need", "unreachable", "declined"]
+Grounds = Literal["wrong_data", "disagree_decision", "refuse_automated", "other"]
+ContestOutcome = Literal["upheld", "rejected", "data_corrected"]
 
 #: C0 and C1 control characters (NUL included) and lone UTF-16 surrogates: refused in every
 #: text input. PostgreSQL refuses NUL in text and psycopg cannot encode a lone surrogate, so
@@ -250,6 +252,94 @@ class HouseholdDetail(_Out):
         "ranked by its score (see ReferralPublic)."))
     listing_zh: str | None = None
     listing_en: str | None = None
+
+
+# notice and contest (PIPL art. 24) -------------------------------------------------------
+class ContestCreate(_In):
+    """A household contests its identification or the visit's decision."""
+
+    household_id: Annotated[Text, Field(pattern=HOUSEHOLD_ID_PATTERN)]
+    grounds: Grounds = Field(description=(
+        "wrong_data, disagree_decision, refuse_automated (refuses an assessment by automated "
+        "means alone) or other."))
+    text: Annotated[ShortText, Field(min_length=1)] = Field(
+        description="The household's own words (required).")
+    disputed_indicators: Annotated[list[Code], Field(max_length=22)] = Field(
+        default=[], description="Indicator ids of the catalog whose data are disputed.")
+
+
+class ContestDecide(_In):
+    """A manager's decision on an open contest; ``version`` must be the one last read."""
+
+    outcome: ContestOutcome = Field(description=(
+        "upheld, rejected, or data_corrected (the data were wrong: marked for correction)."))
+    reason: Annotated[ShortText, Field(min_length=1)] = Field(description="Required.")
+    version: Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+class ContestPublic(_Out):
+    """A recorded contest and, once decided, its outcome."""
+
+    id: int
+    household_id: str
+    street_code: str
+    decision_id: int | None
+    channel: str
+    grounds: str
+    text: str | None
+    disputed_indicators: list[str]
+    status: str
+    decision_reason: str | None
+    correction_needed: bool
+    recorded_by: int
+    decided_by: int | None
+    created_at: UtcDatetime
+    decided_at: UtcDatetime | None
+    version: int
+
+
+class ContestList(_Out):
+    """Contests, open ones first."""
+
+    total: int
+    open: int
+    items: list[ContestPublic]
+
+
+class NoticeText(_Out):
+    """One part of a notice, Chinese first and English beside."""
+
+    zh: str
+    en: str
+
+
+class DataSource(_Out):
+    """A department extract behind the household's top factors."""
+
+    table: str
+    department_zh: str
+    department_en: str
+
+
+class HouseholdNotice(_Out):
+    """The notice to a visited household: identified by the service, the departments' data
+    used, its top factors, what the visit decided and how to ask, correct or contest."""
+
+    household_id: str
+    street_code: str
+    street_name: str
+    as_of: str
+    identified: NoticeText
+    sources: list[DataSource]
+    top_factors_zh: list[str]
+    top_factors_en: list[str]
+    decision: NoticeText
+    outcome: str
+    visit_date: dt.date
+    programmes_granted: list[str]
+    rights: NoticeText
+    contact: NoticeText
+    contests: list[ContestPublic]
 
 
 # models, health ---------------------------------------------------------------------------

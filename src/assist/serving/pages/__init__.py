@@ -11,13 +11,14 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from assist.serving.pages import account, caseworker, manager, monitoring, versions, web
+from assist.serving.pages import account, caseworker, contests, manager, monitoring, versions, web
 from assist.serving.pages.cache import PageCache
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for _r in (account.router, caseworker.router, manager.router, monitoring.router, versions.router):
+for _r in (account.router, caseworker.router, contests.router, manager.router, monitoring.router,
+           versions.router):
     router.include_router(_r)
 
 

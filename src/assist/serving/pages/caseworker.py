@@ -17,6 +17,7 @@ from assist.serving.auth import Principal
 from assist.serving.deps import SessionDep, endpoint
 from assist.serving.errors import ApiError
 from assist.serving.models import OUTCOMES, STATUSES, Referral
+from assist.serving.pages.contests import labels as contest_labels
 from assist.serving.pages.i18n import N_
 from assist.serving.pages.queries import new_this_month
 from assist.serving.pages.web import (
@@ -31,6 +32,7 @@ from assist.serving.pages.web import (
     translator,
 )
 from assist.serving.schemas import HOUSEHOLD_ID_PATTERN, DecisionCreate, DecisionUpdate, HouseholdDetail
+from assist.serving.services.contests import household_contests
 from assist.serving.services.decisions import create_decision, district_today, update_decision
 from assist.serving.services.households import household_detail
 from assist.serving.services.referrals import SORTS, Filters, Sort, list_referrals, snapshot_or_503
@@ -122,7 +124,8 @@ def _detail(request: Request, session, who: Principal, household_id: str) -> Hou
 
 def _household_page(request: Request, who: Principal, d: HouseholdDetail, *, status: int = 200,
                     message: str | None = None, saved: bool = False,
-                    form: dict | None = None, field_error: str | None = None) -> HTMLResponse:
+                    form: dict | None = None, field_error: str | None = None,
+                    contested: bool = False, contests: list | None = None) -> HTMLResponse:
     t = translator(request)
     dims = [charts.Bar(t.dimension(p.dimension),
                        p.deprived_indicators / p.indicators if p.indicators else 0.0,
@@ -136,6 +139,9 @@ def _household_page(request: Request, who: Principal, d: HouseholdDetail, *, sta
         field_error=field_error, programmes=list(PROGRAMMES), today=district_today().isoformat(),
         can_decide=who.can("decisions:write") and d.referral is not None,
         can_see_decisions=who.can("decisions:read"),
+        contested=contested, contests=contests or [], contest=contest_labels(),
+        can_contest=who.can("contests:write"), can_notice=who.can("notice:read") and bool(
+            d.decisions),
         dim_chart=charts.hbars(dims, title=t.gettext("Dimension profile")),
         history_chart=charts.line([(h.as_of, h.probability) for h in history],
                                   title=t.gettext("Need score over time")),
@@ -146,10 +152,13 @@ def _household_page(request: Request, who: Principal, d: HouseholdDetail, *, sta
 
 @router.get("/households/{household_id}", response_class=HTMLResponse)
 def household(request: Request, session: SessionDep, who: PagePrincipal, household_id: str,
-              saved: Annotated[int, Query(ge=0, le=1)] = 0) -> HTMLResponse:
-    """One household: score, dimension profile, factors, programmes, history, decisions."""
+              saved: Annotated[int, Query(ge=0, le=1)] = 0,
+              contested: Annotated[int, Query(ge=0, le=1)] = 0) -> HTMLResponse:
+    """One household: score, dimension profile, factors, programmes, history, decisions,
+    contests (with the contest form and the link to its notice)."""
     d = _detail(request, session, who, household_id)
-    return _household_page(request, who, d, saved=bool(saved))
+    return _household_page(request, who, d, saved=bool(saved), contested=bool(contested),
+                           contests=household_contests(session, household_id))
 
 
 def _decision_body(form: dict[str, list[str]], referral_id: int, version: int | None):  # noqa: ANN202
@@ -212,4 +221,5 @@ def decide(request: Request, session: SessionDep, who: PagePrincipal, household_
     d = _detail(request, session, who, household_id)
     kept = {k: v for k, v in form.items() if k not in ("csrf", "version", "decision_id")}
     return _household_page(request, who, d, status=status, message=message,
-                           form=kept if status == 422 else {}, field_error=field_error)
+                           form=kept if status == 422 else {}, field_error=field_error,
+                           contests=household_contests(session, household_id))

@@ -22,7 +22,7 @@ from starlette.responses import FileResponse, HTMLResponse
 from assist.reports import views
 from assist.serving.deps import SessionDep, SettingsDep
 from assist.serving.errors import ApiError
-from assist.serving.models import Decision, Snapshot
+from assist.serving.models import Contest, Decision, Snapshot
 from assist.serving.pages.cache import file_stamp, page_cache
 from assist.serving.pages.i18n import N_
 from assist.serving.pages.web import (
@@ -162,10 +162,12 @@ def overrides(request: Request, session: SessionDep, who: PagePrincipal,
             return views.overrides_view(reports.overrides(session, as_of=month), t)
 
     # computing the report takes a few hundred ms on a district: keep it until a decision
-    # is recorded or changed (the stamp), or a minute has passed
+    # or a contest is recorded or changed (the stamp), or a minute has passed
     stamp = tuple(session.execute(select(func.count(Decision.id), func.max(Decision.id),
                                          func.sum(Decision.version),
                                          func.max(Decision.updated_at))).one())
+    stamp += tuple(session.execute(select(func.count(Contest.id), func.max(Contest.id),
+                                          func.sum(Contest.version))).one())
     view = page_cache(request).get(("overrides", month, t.lang), build, stamp=stamp)
     return render(request, "overrides.html", who=who, view=view, months=months, month=month)
 

@@ -38,7 +38,7 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_FIELDS = 64
 #: form fields typed into a multi-line box: tab, CR and LF allowed (other controls refused)
-FREE_TEXT_FIELDS = frozenset({"note", "override_reason", "rating_reason"})
+FREE_TEXT_FIELDS = frozenset({"note", "override_reason", "rating_reason", "text", "reason"})
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -56,6 +56,7 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("/early-warning", N_("Early warnings"), MANAGERS),
     ("/drift", N_("Drift"), ANALYSTS),
     ("/overrides", N_("Overrides"), MANAGERS),
+    ("/contests", N_("Contests"), MANAGERS),
     ("/models", N_("Model versions"), MODELLERS),
     ("/model", N_("Model card"), None),
 )

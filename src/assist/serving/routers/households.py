@@ -11,10 +11,13 @@ from assist.serving import audit
 from assist.serving.auth import Principal
 from assist.serving.deps import SessionDep, endpoint, require
 from assist.serving.errors import ApiError
-from assist.serving.schemas import HOUSEHOLD_ID_PATTERN, HouseholdDetail, json_response
+from assist.serving.schemas import HOUSEHOLD_ID_PATTERN, HouseholdDetail, HouseholdNotice, json_response
 from assist.serving.services.households import household_detail
+from assist.serving.services.notice import household_notice
 
 router = APIRouter(prefix="/households", tags=["households"])
+HouseholdId = Annotated[str, Path(pattern=HOUSEHOLD_ID_PATTERN,
+                                  description="Pseudonymous household id.")]
 
 
 @router.get("/{household_id}", response_model=HouseholdDetail)
@@ -35,3 +38,22 @@ def household(
                                           endpoint=endpoint(request), household_id=household_id)
         raise
     return json_response(detail)
+
+
+@router.get("/{household_id}/notice", response_model=HouseholdNotice,
+            responses={409: {"description": "no visit decision recorded yet"}})
+def notice(request: Request, session: SessionDep, household_id: HouseholdId,
+           who: Annotated[Principal, Depends(require("notice:read"))]) -> Response:
+    """The notice to a visited household (PIPL art. 24), Chinese and English: identified by
+    the service, the departments' data used, its top factors, the visit's decision, and how
+    to ask, correct data or contest (outside the caller's streets: 404, the probe audited)."""
+    try:
+        out = household_notice(session, who=who, household_id=household_id,
+                               endpoint=endpoint(request))
+    except ApiError as exc:
+        if exc.status == 404:
+            session.rollback()
+            request.app.state.audit.write(who=who, action=audit.DENIED,
+                                          endpoint=endpoint(request), household_id=household_id)
+        raise
+    return json_response(out)

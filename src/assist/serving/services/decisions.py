@@ -207,7 +207,8 @@ def decisions_snapshot(session: Session) -> pd.DataFrame:
     """The decisions snapshot scoring carries forward (:data:`assist.storage.casebook.
     DECISION_COLUMNS`): every recorded decision with its referral's snapshot month, plus a
     ``pending`` row (no visit date, the snapshot's load time) for every allocated referral
-    without a decision."""
+    without a decision, and a ``contested`` row for every household with an open contest
+    (:func:`_with_contested`)."""
     from assist.serving.models import Snapshot
     from assist.storage.casebook import DECISION_COLUMNS
 
@@ -227,5 +228,27 @@ def decisions_snapshot(session: Session) -> pd.DataFrame:
     rows += [(h, m, PENDING, None, [], u) for h, m, u in waiting]
     df = pd.DataFrame(rows, columns=list(DECISION_COLUMNS))
     df["updated_at"] = pd.to_datetime(df["updated_at"], utc=True)
+    df = _with_contested(session, df)
     df["visit_date"] = pd.to_datetime(df["visit_date"])  # NaT: pending
     return df
+
+
+def _with_contested(session: Session, df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` plus one ``contested`` row per household with an open contest, the last row of
+    its history: the latest loaded month, no visit date, and a time no earlier than any other
+    row's (the contest's own time when later), so scoring lists it ``contested`` until a
+    manager decides the contest."""
+    from assist.serving.services.contests import CONTESTED, open_contests
+
+    contested = open_contests(session)
+    month = session.scalar(select(Snapshot.as_of).order_by(Snapshot.as_of.desc()).limit(1))
+    if not contested or month is None:
+        return df
+    floor = df["updated_at"].max() if len(df) else None
+    rows = pd.DataFrame([(h, month, CONTESTED, None, [], t) for h, t in contested],
+                        columns=df.columns)
+    rows["updated_at"] = pd.to_datetime(rows["updated_at"], utc=True)
+    if floor is not None and not pd.isna(floor):
+        rows["updated_at"] = rows["updated_at"].where(rows["updated_at"] > floor, floor)
+    rows = rows.drop_duplicates("household_id", keep="last")
+    return pd.concat([df, rows], ignore_index=True) if len(df) else rows

@@ -194,14 +194,20 @@ def overrides(session: Session, *, as_of: str | None = None,
                    "overridden_confirmed", "confirmed_rate_overridden" (+ _low, _high),
                    "followed_verified", "followed_confirmed", "confirmed_rate_followed"
                    (+ _low, _high), "confirmed_rate_difference" (+ _low, _high)}],
+         "contests": {"statuses": [...], "totals": {status: int, "contests": int},
+                      "streets": [{"street": str, status: int, ..., "contests": int}]},
          "definitions": {term: text}}
 
-    Rates are fractions, ``None`` where undefined; ``rows`` is empty when no decision is
+    Contests are counted over every month. Rates are fractions, ``None`` where undefined;
+    ``rows`` is empty when no decision is
     recorded yet. 404 ``snapshot_not_found`` for an unknown
     month.
     """
+    from assist.serving.services.contests import contests_frame
+
     frame, groups = decisions_frame(session, as_of=as_of, attributes=attributes)
-    return overrides_report(frame, as_of=as_of, groups=groups)
+    return overrides_report(frame, as_of=as_of, groups=groups,
+                            contests=contests_frame(session))
 
 
 def early_warning(session: Session, *, snapshot: Snapshot) -> dict[str, Any]:
