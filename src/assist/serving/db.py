@@ -19,6 +19,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from assist.serving.errors import ApiError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: worker threads of the API (anyio's default limiter); pools are sized to match
@@ -88,3 +91,14 @@ def downgrade(url: str, revision: str = "base") -> None:
     from alembic import command
 
     command.downgrade(alembic_config(url), revision)
+
+
+def flush_versioned(session: Session, *, what: str) -> None:
+    """Flush an update guarded by its version column (``UPDATE ... WHERE version = read``); when
+    another edit won, roll back and answer 409 naming ``body.version`` (nothing is half saved)."""
+    try:
+        session.flush()
+    except StaleDataError:
+        session.rollback()
+        raise ApiError(409, "version_conflict", f"the {what} changed concurrently: reload and "
+                       "retry", field="body.version") from None

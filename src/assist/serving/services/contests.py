@@ -19,11 +19,11 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from assist.features import CATALOG
 from assist.serving import audit
 from assist.serving.auth import Principal
+from assist.serving.db import flush_versioned
 from assist.serving.errors import ApiError, not_found
 from assist.serving.models import Contest, Decision, HouseholdScore, Snapshot, utcnow
 from assist.serving.schemas import ContestCreate, ContestDecide, ContestList, ContestPublic
@@ -103,12 +103,7 @@ def decide_contest(session: Session, *, who: Principal, contest_id: int, body: C
     c.status, c.decision_reason = body.outcome, body.reason
     c.correction_needed = body.outcome == "data_corrected"
     c.decided_by, c.decided_at = who.user_id, utcnow()
-    try:
-        session.flush()  # UPDATE ... WHERE version = read version
-    except StaleDataError:
-        session.rollback()
-        raise ApiError(409, "version_conflict", "the contest changed concurrently: reload "
-                       "and retry", field="body.version") from None
+    flush_versioned(session, what="contest")
     audit.record(session, who=who, action="contest.decide", endpoint=endpoint,
                  household_id=c.household_id,
                  detail={"contest_id": c.id, "outcome": c.status, "version": c.version})

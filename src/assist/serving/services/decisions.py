@@ -14,10 +14,10 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from assist.serving import audit
 from assist.serving.auth import Principal
+from assist.serving.db import flush_versioned
 from assist.serving.errors import ApiError, not_found
 from assist.serving.models import Decision, Referral, Snapshot, utcnow
 from assist.serving.schemas import DecisionBase, DecisionCreate, DecisionPublic, DecisionUpdate
@@ -152,12 +152,7 @@ def update_decision(session: Session, *, who: Principal, decision_id: int, body:
     before = d.outcome
     _apply(d, body, override)
     r.status = body.outcome
-    try:
-        session.flush()  # UPDATE ... WHERE version = read version (mapper version_id_col)
-    except StaleDataError:
-        session.rollback()
-        raise ApiError(409, "version_conflict", "the decision changed concurrently: reload "
-                       "and retry", field="body.version") from None
+    flush_versioned(session, what="decision")
     audit.record(session, who=who, action="decision.update", endpoint=endpoint,
                  household_id=d.household_id,
                  detail={"decision_id": d.id, "from": before, "outcome": d.outcome,
