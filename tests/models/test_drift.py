@@ -15,6 +15,8 @@ from assist.models.drift import (
     psi,
     psi_table,
     quantile_cuts,
+    shift,
+    worst,
 )
 
 REF = list(range(1, 11))  # 2 bins: cut at the median 5 -> (-inf, 5], (5, inf), missing
@@ -66,3 +68,36 @@ def test_psi_table_per_column():
     assert t["feature"].tolist() == ["a", "b"]
     assert t["level"].tolist() == ["stable", "watch"]
     assert t.loc[1, "current_mean"] == pytest.approx(3.7)
+
+
+@pytest.mark.parametrize(("change", "level"), [
+    (0.0, "stable"), (0.0199, "stable"), (0.02, "watch"), (-0.03, "watch"), (0.05, "act"),
+    (-0.072, "act"), (None, "undefined"),
+])
+def test_missing_share_levels_in_percentage_points(change, level):
+    assert DriftThresholds().missing_level(change) == level
+
+
+@pytest.mark.parametrize(("ref", "cur", "expected", "stat"), [
+    # IQR of 0..9 (linear quantiles): 6.75 - 2.25 = 4.5; everything moves 0.9 = 0.2 IQR
+    (list(range(10)), [v + 0.9 for v in range(10)], 0.2, "mean"),
+    # a rare 0/1 indicator: IQR 0, so the sd 0.3; p90 moves 0.1 -> 1.0, i.e. 3 sd
+    ([0] * 9 + [1], [0] * 8 + [1] * 2, 3.0, "p90"),
+    (list(range(10)), list(range(10)), 0.0, None),
+])
+def test_shift_in_reference_iqr(ref, cur, expected, stat):
+    moved, which = shift(ref, cur)
+    assert moved == pytest.approx(expected) and which == stat
+
+
+def test_shift_of_a_constant_reference_is_acted_on():
+    t = psi_table(pd.DataFrame({"a": [0.0] * 10}), pd.DataFrame({"a": [0.0] * 9 + [1.0]}), ["a"])
+    assert t.loc[0, "shift_level"] == "act" and pd.isna(t.loc[0, "shift"])
+
+
+def test_verdict_is_the_worst_signal():
+    ref = pd.DataFrame({"a": [float(v) for v in range(80)] + [np.nan] * 20})
+    cur = pd.DataFrame({"a": [float(v) for v in range(74)] + [np.nan] * 26})
+    row = psi_table(ref, cur, ["a"], bins=2).iloc[0]
+    assert row["missing_change"] == pytest.approx(0.06) and row["missing_level"] == "act"
+    assert row["verdict"] == "act" and worst(["stable", "watch", "undefined"]) == "watch"

@@ -194,10 +194,34 @@ def test_drift_report(district):
     feats = [r["feature"] for r in rep["features"]]
     assert feats[0].startswith("score") and feats[1:] == CATALOG.ids
     assert all(r["psi"] is None or r["psi"] >= 0 for r in rep["features"])
+    assert all(r["verdict"] in ("stable", "watch", "act", "undefined") for r in rep["features"])
+    score = rep["features"][0]  # against the reference month, and last month as a second column
+    assert score["previous_month"] == MONTHS[0] and score["previous_psi"] is not None
     assert (ws / "reports" / AS_OF / "drift.html").is_file()
+
+
+def test_drift_never_compares_the_month_with_itself(district):
+    _, env, _ = district
     same = CliRunner().invoke(app, ["report", "drift", "--as-of", AS_OF, "--reference", AS_OF,
                                     "--json"], env=env)
-    assert all(r["psi"] in (0.0, None) for r in json.loads(same.stdout)["features"])
+    assert same.exit_code == 2 and "itself" in same.output
+    first = CliRunner().invoke(app, ["report", "drift", "--as-of", MONTHS[0], "--json"], env=env)
+    rep = json.loads(first.stdout)  # the only earlier month is later: no score of itself
+    assert rep["reference"] == AS_OF and rep["features"][0].get("previous_month") is None
+    assert all(r["feature"] in CATALOG.ids or r["psi"] != 0.0 for r in rep["features"])
+
+
+def test_explicit_reference_writes_its_own_file(district):
+    ws, env, _ = district
+    folder = ws / "reports" / AS_OF
+    CliRunner().invoke(app, ["report", "drift", "--as-of", AS_OF], env=env)
+    month_report = (folder / "drift.json").read_bytes()
+    res = CliRunner().invoke(app, ["report", "drift", "--as-of", AS_OF, "--reference",
+                                   MONTHS[0], "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    assert (folder / f"drift-vs-{MONTHS[0]}.json").is_file()
+    assert (folder / f"drift-vs-{MONTHS[0]}.html").is_file()
+    assert (folder / "drift.json").read_bytes() == month_report
 
 
 def test_reports_for_a_month_without_data_exit_2(district):
@@ -340,6 +364,10 @@ def test_month_reports_against_the_model_training_data(district, tmp_path):
     drift = json.loads((folder / "drift.json").read_text(encoding="utf-8"))
     assert drift["reference"].startswith("training data of m/1 (2026-09)")
     assert drift["features"][0]["feature"].startswith("score")
+    assert drift["reference_info"] == {"kind": "training", "model": "m/1", "month": "2026-09"}
+    assert drift["features"][0]["previous_month"] == MONTHS[0]  # last month: second column
+    page = (folder / "drift.html").read_text(encoding="utf-8")
+    assert "模型 m/1 的训练数据（2026-09）" in page and "training data of model m/1" in page
     # the reference is the first month's data: the same PSI as against that month on disk
     on_disk = CliRunner().invoke(app, ["report", "drift", "--as-of", AS_OF, "--json"],
                                  env={**ENV, "ASSIST_WORKSPACE": str(ws)})

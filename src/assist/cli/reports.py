@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -123,7 +123,10 @@ def coverage(
 def drift(
     as_of: Annotated[str, typer.Option(help="Current month, YYYY-MM.")],
     reference: Annotated[str | None, typer.Option(
-        help="Reference month (default: the earliest with features or scores).")] = None,
+        help="Reference month (default: the training data of the model that scored the "
+             "month, else the earliest other month on disk); never the month itself. An "
+             "explicit reference writes drift-vs-<month>.json|html, not the month's drift "
+             "report.")] = None,
     features_dir: Annotated[Path | None, typer.Option(help="Folder of feature tables.")] = None,
     scores_dir: Annotated[Path | None, typer.Option(help="Folder of scoring snapshots.")] = None,
     bins: Annotated[int, typer.Option(help="Quantile bins of the reference.")] = 10,
@@ -133,11 +136,14 @@ def drift(
     log_mlflow: Annotated[str | None, typer.Option(
         "--log-mlflow", help="Also attach the report to this MLflow run.")] = None,
 ) -> None:
-    """Population stability index of every indicator and the score against a reference month."""
+    """Missing-share change, mean/percentile shift and PSI of every indicator against a
+    reference month, and of the score against the model's training data and last month."""
     from assist.models.drift import DriftThresholds
+    from assist.pipelines.month_reports import drift_vs_training, training_month
     from assist.reports.model import log_to_mlflow
     from assist.reports.report import (
         drift_html,
+        drift_name,
         drift_report,
         report_folder,
         write_report,
@@ -146,11 +152,20 @@ def drift(
     s = load_settings()
     if bins < 2 or not 0 < watch <= act:
         raise InputError("need --bins >= 2 and 0 < --watch <= --act")
-    rep = drift_report(features_dir=features_dir or s.features_dir,
-                       scores_dir=scores_dir or s.workspace / "scores", as_of=as_of,
-                       reference=reference, bins=bins,
-                       thresholds=DriftThresholds(watch=watch, act=act))
-    paths = write_report(report_folder(s.workspace, as_of), "drift", rep, drift_html(rep))
+    scores = scores_dir or s.workspace / "scores"
+    thresholds = DriftThresholds(watch=watch, act=act)
+    training = _training_reference(s, scores, as_of)
+    if training is not None and reference is None:
+        # the month's report, as scoring writes it: against the model's training data
+        rep = drift_vs_training(training[0], training[1], scores, as_of, thresholds, bins)
+    else:
+        info = training and {"kind": "training", "model": training[1],
+                             "month": training_month(training[0][1])}
+        rep = drift_report(features_dir=features_dir or s.features_dir, scores_dir=scores,
+                           as_of=as_of, reference=reference, bins=bins, thresholds=thresholds,
+                           score_reference=training and (training[0][0], info))
+    paths = write_report(report_folder(s.workspace, as_of), drift_name(reference), rep,
+                         drift_html(rep))
     if log_mlflow:
         log_to_mlflow(s.mlflow_uri, log_mlflow, paths, artifact_path=f"reports/{as_of}",
                       metrics={f"drift.psi.{r['feature'].split(' ')[0]}": r["psi"]
@@ -159,8 +174,28 @@ def drift(
         typer.echo(json.dumps(rep, ensure_ascii=False, allow_nan=False))
         return
     _show_rows(out, f"drift {as_of} vs {rep['reference']}", rep["features"],
-               ["feature", "psi", "level", "reference_mean", "current_mean"])
+               ["feature", "verdict", "missing_change", "shift", "shift_stat", "psi",
+                "reference_mean", "current_mean"])
     out.print(f"report: {paths[1]}")
+
+
+def _training_reference(s: Any, scores_dir: Path, as_of: str) -> tuple[Any, str] | None:
+    """The training reference (frame, label) of the registered model that scored ``as_of``
+    and its ``name/version``; None when unknown or unreachable."""
+    from mlflow.exceptions import MlflowException
+
+    from assist.reports.model import model_reference
+    from assist.storage import snapshot
+
+    try:
+        version = snapshot.read_summary(scores_dir, as_of).get("model_version") or ""
+        if "/" not in version or version.startswith("file:"):
+            return None
+        ref = model_reference(s.mlflow_uri, version)
+    except (InputError, MlflowException, OSError):
+        return None
+    return None if ref is None else (ref, version)
+
 
 
 def _show_audit(out: Console, result: AuditResult) -> None:

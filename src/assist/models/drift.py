@@ -12,6 +12,18 @@ shares of the reference and current rows in bin ``b``.
   contributes exactly 0.
 - Levels (industry convention): below 0.1 stable, 0.1-0.25 ``watch``, 0.25 and above ``act``.
   PSI feeds reports; it blocks nothing.
+
+PSI alone misses what matters (it treats missing values as one bin among ten and barely moves
+when a long tail shrinks), so every indicator carries three signals, each with a level, and its
+``verdict`` is the worst of the three (:data:`SIGNALS`, thresholds in :class:`DriftThresholds`):
+
+- ``missing``: change of the missing share, in absolute percentage points (``current -
+  reference``); watch at 2 points, act at 5.
+- ``shift``: the largest move of the mean or of the 10th, 50th or 90th percentile, divided by
+  the reference's interquartile range (IQR; the reference's standard deviation when the IQR is
+  0, as for rare 0/1 indicators; any move of a constant reference counts as infinite); watch at
+  0.1 IQR, act at 0.25 IQR. ``shift_stat`` names the statistic that moved most.
+- ``psi``: as above.
 """
 
 from __future__ import annotations
@@ -25,20 +37,58 @@ import pandas as pd
 EPSILON = 1e-4
 BINS = 10
 WATCH, ACT = 0.1, 0.25
+#: the signals of each indicator, in the order shown; the verdict is the worst level
+SIGNALS = ("missing", "shift", "psi")
+#: statistics compared by the ``shift`` signal
+SHIFT_STATS = {"mean": None, "p10": 0.1, "p50": 0.5, "p90": 0.9}
+LEVELS = ("undefined", "stable", "watch", "act")  # worse to the right (undefined: no data)
+
+
+def _level(value: float | None, watch: float, act: float) -> str:
+    if value is None or np.isnan(value):
+        return "undefined"
+    value = abs(value)
+    return "act" if value >= act else "watch" if value >= watch else "stable"
+
+
+def worst(levels: list[str]) -> str:
+    """The worst of ``levels`` (act > watch > stable > undefined)."""
+    return max(levels, key=LEVELS.index, default="undefined")
 
 
 @dataclass(frozen=True)
 class DriftThresholds:
-    """PSI levels: at or above ``watch`` the feature is watched, at or above ``act`` acted on."""
+    """Levels of each signal: at or above ``*watch`` watched, at or above ``*act`` acted on.
+
+    ``watch``/``act``: PSI; ``missing_*``: change of the missing share (absolute, 0.02 = 2
+    percentage points); ``shift_*``: move of the mean or a percentile in reference IQRs."""
 
     watch: float = WATCH
     act: float = ACT
+    missing_watch: float = 0.02
+    missing_act: float = 0.05
+    shift_watch: float = 0.1
+    shift_act: float = 0.25
 
     def level(self, psi: float | None) -> str:
         """``stable``, ``watch``, ``act`` or ``undefined`` (no rows on one side)."""
         if psi is None or not np.isfinite(psi):
             return "undefined"
         return "act" if psi >= self.act else "watch" if psi >= self.watch else "stable"
+
+    def missing_level(self, change: float | None) -> str:
+        """Level of a change of the missing share (either direction)."""
+        return _level(change, self.missing_watch, self.missing_act)
+
+    def shift_level(self, shift: float | None) -> str:
+        """Level of a shift of the mean or a percentile, in reference IQRs (either direction)."""
+        return _level(shift, self.shift_watch, self.shift_act)
+
+    def as_dict(self) -> dict[str, float]:
+        """The thresholds as written into a report."""
+        return {"watch": self.watch, "act": self.act, "missing_watch": self.missing_watch,
+                "missing_act": self.missing_act, "shift_watch": self.shift_watch,
+                "shift_act": self.shift_act}
 
 
 def quantile_cuts(reference: Any, bins: int = BINS) -> np.ndarray:
@@ -70,19 +120,59 @@ def psi(reference: Any, current: Any, *, bins: int = BINS, eps: float = EPSILON)
     return float(np.sum((c - r) * np.log(c / r)))
 
 
+def _stats(values: np.ndarray) -> dict[str, float]:
+    v = values[~np.isnan(values)]
+    if v.size == 0:
+        return {k: np.nan for k in SHIFT_STATS}
+    return {k: float(v.mean() if q is None else np.quantile(v, q)) for k, q in SHIFT_STATS.items()}
+
+
+def shift(reference: Any, current: Any) -> tuple[float | None, str | None]:
+    """The largest move of the mean or p10/p50/p90 in reference IQRs (sd when the IQR is 0),
+    signed, and the statistic that moved; ``(None, None)`` when a side has no values."""
+    r = np.asarray(reference, dtype=float)
+    c = np.asarray(current, dtype=float)
+    rs, cs = _stats(r), _stats(c)
+    if np.isnan(rs["mean"]) or np.isnan(cs["mean"]):
+        return None, None
+    rv = r[~np.isnan(r)]
+    scale = float(np.subtract(*np.quantile(rv, [0.75, 0.25])))
+    scale = scale if scale > 0 else float(rv.std())
+    moves = {k: cs[k] - rs[k] for k in SHIFT_STATS}
+    stat = max(moves, key=lambda k: abs(moves[k]))
+    if moves[stat] == 0:
+        return 0.0, None
+    return (moves[stat] / scale if scale > 0 else float(np.sign(moves[stat]) * np.inf)), stat
+
+
 def psi_table(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], *,
               bins: int = BINS, eps: float = EPSILON,
               thresholds: DriftThresholds | None = None) -> pd.DataFrame:
-    """PSI, level and mean shift of each column (columns in the given order)."""
-    thresholds = thresholds or DriftThresholds()
+    """Per column (in the given order) the three signals, each with its level, and the
+    verdict (the worst): missing-share change, mean/percentile shift and PSI."""
+    th = thresholds or DriftThresholds()
     rows = []
-    for col in columns:  # one vectorised PSI per column (22 indicators + score), not per row
-        value = psi(reference[col], current[col], bins=bins, eps=eps)
-        rows.append({"feature": col, "psi": value, "level": thresholds.level(value),
-                     "reference_mean": _mean(reference[col]), "current_mean": _mean(current[col]),
-                     "reference_missing": _missing(reference[col]),
-                     "current_missing": _missing(current[col])})
+    for col in columns:  # one vectorised pass per column (22 indicators + score), not per row
+        ref, cur = _numeric(reference[col]), _numeric(current[col])
+        value = psi(ref, cur, bins=bins, eps=eps)
+        rm, cm = _missing(reference[col]), _missing(current[col])
+        change = None if rm is None or cm is None else cm - rm
+        moved, stat = shift(ref, cur)
+        row = {"feature": col, "psi": value, "level": th.level(value),
+               "reference_mean": _mean(reference[col]), "current_mean": _mean(current[col]),
+               "reference_missing": rm, "current_missing": cm,
+               "missing_change": change, "missing_level": th.missing_level(change),
+               "shift": None if moved is None or not np.isfinite(moved) else moved,
+               "shift_stat": stat, "shift_level": th.shift_level(moved),
+               **{f"{side}_{k}": v for side, arr in (("reference", ref), ("current", cur))
+                  for k, v in _stats(arr).items() if k != "mean"}}
+        row["verdict"] = worst([row["missing_level"], row["shift_level"], row["level"]])
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _numeric(s: pd.Series) -> np.ndarray:
+    return pd.to_numeric(s, errors="coerce").astype(float).to_numpy()
 
 
 def _mean(s: pd.Series) -> float | None:

@@ -3,7 +3,8 @@
 :func:`write_month_reports` runs at the end of ``assist score`` (and so of ``assist demo``) and
 writes ``<workspace>/reports/<as_of>/{coverage,drift,early_warning,fairness}.json|html``.
 Drift compares the month with the scoring model's training data (the reference saved with its
-run) and falls back to the earliest month on disk for models without one. The reports that
+run; the score also with last month's scores) and falls back to the earliest month on disk for
+models without one. The reports that
 concern the model (drift; fairness is already in its run) are attached to the model's MLflow
 run under ``reports/<as_of>/``. A report that cannot be made is noted, never fatal: reports
 inform, they block nothing.
@@ -11,13 +12,14 @@ inform, they block nothing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from assist.errors import InputError
 from assist.features import CATALOG
-from assist.models.drift import DriftThresholds
+from assist.models.drift import BINS, DriftThresholds
 from assist.reports.cases import early_warning_html, early_warning_report
 from assist.reports.model import log_to_mlflow, model_fairness, model_reference
 from assist.reports.report import (
@@ -26,6 +28,7 @@ from assist.reports.report import (
     drift_between,
     drift_html,
     drift_report,
+    previous_month,
     report_folder,
     write_report,
 )
@@ -64,13 +67,7 @@ def write_month_reports(*, workspace: Path, scores_dir: Path, store: Path | None
     ref = model_reference(mlflow_uri, model_version) if from_model else None
     try:
         if ref is not None:
-            base, label = ref
-            current = snapshot.read_scores(scores_dir, as_of,
-                                           columns=[*CATALOG.ids, "probability"])
-            drift = drift_between(base[CATALOG.ids], current[CATALOG.ids], as_of=as_of,
-                                  reference=label, thresholds=thresholds,
-                                  scores=(base[["probability"]], current[["probability"]],
-                                          "score (probability; reference: training data)"))
+            drift = drift_vs_training(ref, model_version, scores_dir, as_of, thresholds)
         else:
             out.notes.append("drift: no training reference saved with the model; compared "
                              "with the earliest month on disk")
@@ -89,6 +86,31 @@ def write_month_reports(*, workspace: Path, scores_dir: Path, store: Path | None
     if log_mlflow and from_model and "drift" in out.written:
         out.logged_run = _log(out, mlflow_uri, model_version, drift)
     return out
+
+
+def drift_vs_training(ref: tuple[Any, str], model_version: str, scores_dir: Path, as_of: str,
+                      thresholds: DriftThresholds | None, bins: int = BINS) -> dict[str, Any]:
+    """Drift of the month against the model's training data (``ref``: its frame and label, as
+    :func:`assist.reports.model.model_reference` returns them); the score also against last
+    month's scores (a second column)."""
+    base, label = ref
+    info = {"kind": "training", "model": model_version, "month": training_month(label)}
+    current = snapshot.read_scores(scores_dir, as_of, columns=[*CATALOG.ids, "probability"])
+    prev = previous_month(scores_dir, as_of)
+    last = (snapshot.read_scores(scores_dir, prev, columns=["probability"])
+            if prev is not None else None)
+    return drift_between(base[CATALOG.ids], current[CATALOG.ids], as_of=as_of, reference=label,
+                         bins=bins, thresholds=thresholds, reference_info=info,
+                         score_reference=info,
+                         scores=(base[["probability"]], current[["probability"]],
+                                 "score (probability; reference: training data)"),
+                         previous=None if last is None else (last, prev))
+
+
+def training_month(label: str) -> str | None:
+    """The last training month named in a training reference's label (``... (YYYY-MM)``)."""
+    m = re.search(r"\((\d{4}-\d{2})\)\s*$", label)
+    return m and m.group(1)
 
 
 def _registered(model_version: str | None) -> bool:

@@ -18,7 +18,7 @@ import pandas as pd
 from assist.errors import InputError
 from assist.features import CATALOG
 from assist.models.deprivation import alkire_foster, deprivation_matrix
-from assist.models.drift import BINS, EPSILON, DriftThresholds, psi_table
+from assist.models.drift import BINS, EPSILON, SIGNALS, DriftThresholds, psi_table
 from assist.models.matching import receiving
 from assist.reports.render import report_html
 from assist.storage import snapshot
@@ -148,54 +148,106 @@ def _month_frame(features_dir: Path, scores_dir: Path, month: str) -> pd.DataFra
             if snapshot.exists(scores_dir, month) else None)
 
 
+def _months(features_dir: Path, scores_dir: Path) -> list[str]:
+    feature_months = (p.parent.name for p in Path(features_dir).glob(f"*/{FEATURES_FILE}"))
+    return sorted({*feature_months, *snapshot.months(scores_dir)})
+
+
+def _probabilities(scores_dir: Path, month: str | None) -> pd.DataFrame | None:
+    if month is None or not snapshot.exists(scores_dir, month):
+        return None
+    return snapshot.read_scores(scores_dir, month, columns=["probability"])
+
+
+def previous_month(scores_dir: Path, as_of: str) -> str | None:
+    """The latest scored month before ``as_of`` (the score's second comparison)."""
+    return next((m for m in reversed(snapshot.months(scores_dir)) if m < as_of), None)
+
+
 def drift_report(*, features_dir: Path, scores_dir: Path, as_of: str,
                  reference: str | None = None, bins: int = BINS,
-                 thresholds: DriftThresholds | None = None) -> dict[str, Any]:
-    """PSI of every indicator and of the score, ``as_of`` against ``reference`` (default: the
-    earliest month with features or scores)."""
-    feature_months = sorted(p.parent.name for p in Path(features_dir).glob(f"*/{FEATURES_FILE}"))
-    months = sorted({*feature_months, *snapshot.months(scores_dir)})
-    ref = reference or (months[0] if months else None)
+                 thresholds: DriftThresholds | None = None,
+                 score_reference: tuple[pd.DataFrame, dict[str, Any]] | None = None
+                 ) -> dict[str, Any]:
+    """Drift of every indicator and of the score, ``as_of`` against ``reference`` (default:
+    the earliest other month with features or scores). The score is compared with
+    ``score_reference`` (the model's training data and its description) when given, else
+    with the reference month's scores, and with last month; never with ``as_of`` itself: a
+    reference equal to the month is refused."""
+    if reference == as_of:
+        raise InputError(f"the reference month is the month itself ({as_of}): a month compared "
+                         "with itself shows no drift; choose an earlier month")
+    others = [m for m in _months(features_dir, scores_dir) if m != as_of]
+    ref = reference or (others[0] if others else None)
     current = _month_frame(features_dir, scores_dir, as_of)
-    base = _month_frame(features_dir, scores_dir, ref) if ref else None
     if current is None:
         raise InputError(f"no features or scores for {as_of}", file=str(features_dir))
+    if ref is None:
+        raise InputError(f"no other month to compare {as_of} with", file=str(features_dir))
+    base = _month_frame(features_dir, scores_dir, ref)
     if base is None:
         raise InputError(f"no features or scores for the reference month {ref}",
                          file=str(features_dir))
-    score_ref = next((m for m in ([ref] + snapshot.months(scores_dir))
-                      if snapshot.exists(scores_dir, m)), None)
-    scores = None
-    if score_ref and snapshot.exists(scores_dir, as_of):
-        cols = ["probability"]
-        scores = (snapshot.read_scores(scores_dir, score_ref, columns=cols),
-                  snapshot.read_scores(scores_dir, as_of, columns=cols),
-                  f"score (probability; reference {score_ref})")
-    return drift_between(base, current, as_of=as_of, reference=str(ref), bins=bins,
-                         thresholds=thresholds, scores=scores)
+    now = _probabilities(scores_dir, as_of)
+    if score_reference is not None:
+        score_base, score_info = score_reference
+    else:
+        score_base, score_info = _probabilities(scores_dir, ref), {"kind": "month", "month": ref}
+    prev = previous_month(scores_dir, as_of)
+    last = _probabilities(scores_dir, prev)
+    return drift_between(
+        base, current, as_of=as_of, reference=str(ref), bins=bins, thresholds=thresholds,
+        reference_info={"kind": "month", "month": str(ref)},
+        scores=None if now is None or score_base is None else (
+            score_base[["probability"]], now, _score_label(score_info)),
+        score_reference=score_info if score_base is not None else None,
+        previous=None if now is None or last is None else (last, str(prev)))
+
+
+def _score_label(info: dict[str, Any]) -> str:
+    what = (f"training data of {info.get('model')}" if info.get("kind") == "training"
+            else str(info.get("month")))
+    return f"score (probability; reference {what})"
 
 
 def drift_between(base: pd.DataFrame, current: pd.DataFrame, *, as_of: str, reference: str,
                   bins: int = BINS, thresholds: DriftThresholds | None = None,
-                  scores: tuple[pd.DataFrame, pd.DataFrame, str] | None = None) -> dict[str, Any]:
+                  scores: tuple[pd.DataFrame, pd.DataFrame, str] | None = None,
+                  reference_info: dict[str, Any] | None = None,
+                  score_reference: dict[str, Any] | None = None,
+                  previous: tuple[pd.DataFrame, str] | None = None) -> dict[str, Any]:
     """The drift report of indicator frames ``current`` against ``base`` (and of
-    ``scores = (reference probabilities, current probabilities, label)``)::
+    ``scores = (reference probabilities, current probabilities, label)``; ``previous = (last
+    month's probabilities, month)`` adds ``previous_*`` signals to the score's row)::
 
-        {"as_of", "reference", "bins", "epsilon", "thresholds": {"watch", "act"},
-         "features": [{"feature", "psi", "level", "reference_mean", "current_mean", ...}],
-         "flagged": {"watch": [feature], "act": [feature]}}
-    """
+        {"as_of", "reference", "reference_info": {"kind": "training"|"month", "model", "month"},
+         "score_reference", "bins", "epsilon", "thresholds": {...},
+         "features": [{"feature", "verdict", "missing_change", "missing_level", "shift",
+                       "shift_stat", "shift_level", "psi", "level", ...}],
+         "flagged": {"watch": [feature], "act": [feature]}, "notes": [code]}
+
+    ``flagged`` and the counts follow each row's verdict (the worst of its three signals)."""
     thresholds = thresholds or DriftThresholds()
     table = psi_table(base, current, list(CATALOG.ids), bins=bins, thresholds=thresholds)
+    notes = []
     if scores is not None:
         s = psi_table(scores[0], scores[1], ["probability"], bins=bins, thresholds=thresholds)
+        if previous is not None:
+            p = psi_table(previous[0], scores[1], ["probability"], bins=bins,
+                          thresholds=thresholds).drop(columns="feature")
+            s = s.join(p.add_prefix("previous_"))
+            s["previous_month"] = previous[1]
         s["feature"] = scores[2]
         table = pd.concat([s, table], ignore_index=True)
-    return {"as_of": as_of, "reference": reference, "bins": bins, "epsilon": EPSILON,
-            "thresholds": {"watch": thresholds.watch, "act": thresholds.act},
+    else:
+        notes.append("score_not_compared")
+    return {"as_of": as_of, "reference": reference,
+            "reference_info": reference_info or {"kind": "month", "month": reference},
+            "score_reference": score_reference, "bins": bins, "epsilon": EPSILON,
+            "thresholds": thresholds.as_dict(), "signals": list(SIGNALS),
             "features": records(table),
-            "flagged": {lvl: table.loc[table["level"] == lvl, "feature"].tolist()
-                        for lvl in ("watch", "act")}}
+            "flagged": {lvl: table.loc[table["verdict"] == lvl, "feature"].tolist()
+                        for lvl in ("watch", "act")}, "notes": notes}
 
 
 def drift_html(report: dict[str, Any]) -> str:
@@ -204,6 +256,12 @@ def drift_html(report: dict[str, Any]) -> str:
 
 
 # --- writing -------------------------------------------------------------------------------
+def drift_name(reference: str | None) -> str:
+    """File name of a drift report: ``drift`` (the month's, written by scoring) or, for an
+    explicit reference month, ``drift-vs-<month>`` (never overwriting the month's)."""
+    return f"drift-vs-{reference}" if reference else "drift"
+
+
 def report_folder(workspace: Path, as_of: str) -> Path:
     """``<workspace>/reports/<as_of>``."""
     return Path(workspace) / REPORTS_DIR / as_of

@@ -16,6 +16,7 @@ from typing import Any
 from assist.features import CATALOG
 from assist.models.fairness import MAX_RATIO, MIN_RATIO, wilson
 from assist.reports import charts
+from assist.reports.drift_words import drift_reference, drift_rules, drift_signals
 from assist.reports.i18n import N_, Translator
 
 #: rates shown per group, in order (recall and miss rate first: the headline)
@@ -130,19 +131,18 @@ def fairness_view(audit: Mapping[str, Any], t: Translator, *,
 
 
 def drift_view(report: Mapping[str, Any], t: Translator) -> dict[str, Any]:
-    """Rows per indicator and score (score first), PSI with its level, and a PSI chart."""
-    th = report.get("thresholds") or {"watch": 0.1, "act": 0.25}
-    rows = []
+    """Rows per indicator (missing-share change, shift, PSI, each with its level; the verdict
+    the worst), the score against training data and last month, and a PSI chart."""
+    th = {"watch": 0.1, "act": 0.25, "missing_watch": 0.02, "missing_act": 0.05,
+          "shift_watch": 0.1, "shift_act": 0.25, **(report.get("thresholds") or {})}
+    rows, score = [], None
     for r in report.get("features") or []:
         feature = str(r["feature"])
-        is_score = feature.startswith("score")
-        name = t.gettext("Need score") if is_score else t.indicator(feature)
-        rows.append({"name": name, "code": feature.split(" ")[0], "is_score": is_score,
-                     "psi": t.decimal(r.get("psi"), 3), "psi_value": r.get("psi"),
-                     "level": r.get("level", "undefined"),
-                     "reference_mean": t.decimal(r.get("reference_mean"), 2),
-                     "current_mean": t.decimal(r.get("current_mean"), 2),
-                     "missing": t.rate(r.get("current_missing"))})
+        if feature.startswith("score"):
+            score = {"now": drift_signals(r, t), "month": r.get("previous_month"),
+                     "previous": drift_signals(r, t, "previous_") if r.get("previous_month") else None}
+            continue
+        rows.append({"name": t.indicator(feature), "code": feature, **drift_signals(r, t)})
     top = th["act"] * 2.4  # larger values run to the edge; their number is printed
     chart = charts.hbars([charts.Bar(r["name"], r["psi_value"] or 0.0, r["psi"],
                                      highlight=r["level"] == "act") for r in rows],
@@ -150,14 +150,18 @@ def drift_view(report: Mapping[str, Any], t: Translator) -> dict[str, Any]:
                          label_width=230, width=720,
                          marks=[(th["watch"], t.gettext("level watch")),
                                 (th["act"], t.gettext("level act"))])
-    counts = {lvl: sum(r["level"] == lvl for r in rows) for lvl in ("act", "watch")}
+    counts = {lvl: sum(r["verdict"] == lvl for r in rows) for lvl in ("act", "watch")}
     bins, eps = report.get("bins"), report.get("epsilon")
     method = (t.gettext("Method: PSI over the {bins} quantile bins of the reference month; a "
                         "bin's share is floored at {epsilon} before the sum.",
                         bins=t.number(bins), epsilon=format(float(eps), "g"))
               if bins is not None and eps is not None else None)
-    return {"rows": rows, "chart": chart, "thresholds": th, "counts": counts, "method": method,
-            "as_of": report.get("as_of"), "reference": report.get("reference")}
+    return {"rows": rows, "score": score, "chart": chart, "thresholds": th, "counts": counts,
+            "method": method, "rules": drift_rules(th, t), "as_of": report.get("as_of"),
+            "reference": drift_reference(report.get("reference_info"), report.get("reference"), t),
+            "score_reference": drift_reference(report.get("score_reference"), None, t)
+            if report.get("score_reference") else None,
+            "score_missing": "score_not_compared" in (report.get("notes") or [])}
 
 
 def early_warning_view(report: Mapping[str, Any], t: Translator) -> dict[str, Any]:

@@ -11,14 +11,23 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from assist.serving.pages import account, caseworker, contests, manager, monitoring, versions, web
+from assist.serving.pages import (
+    account,
+    caseworker,
+    contests,
+    manager,
+    methodology,
+    monitoring,
+    versions,
+    web,
+)
 from assist.serving.pages.cache import PageCache
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
 for _r in (account.router, caseworker.router, contests.router, manager.router, monitoring.router,
-           versions.router):
+           versions.router, methodology.router):
     router.include_router(_r)
 
 
