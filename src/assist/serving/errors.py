@@ -6,15 +6,12 @@ names, and nothing personal is logged (the policy: :mod:`assist.serving.logs`).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-log = logging.getLogger("assist.serving")
 
 #: HTTP status -> stable code, for errors raised by the framework (routing, methods ...)
 STATUS_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
@@ -75,14 +72,3 @@ def install(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return JSONResponse(error_body(code, message), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # normally :class:`assist.serving.logs.RequestContext` answers first; kept as the
-        # framework's last resort, logged the same way (type, route, code, request id only)
-        route = getattr(request.scope.get("route"), "path", "?")
-        rid = request.scope.get("state", {}).get("request_id", "-")
-        log.error("unhandled %s on %s %s code=internal_error request_id=%s",
-                  type(exc).__name__, request.method, route, rid)
-        return JSONResponse(error_body("internal_error", "internal error", request_id=rid),
-                            status_code=500)
