@@ -3,6 +3,7 @@ the progress bar. Imported by each command group of :mod:`assist.cli`."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from functools import wraps
@@ -82,3 +83,13 @@ def progress_bar():  # noqa: ANN201 - rich Progress
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                     MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                     disable=not console.is_terminal)
+
+
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+def month_option(value: str | None) -> str | None:
+    """Typer callback of every month option: a month written YYYY-MM (or not given)."""
+    if value is not None and not _MONTH.fullmatch(value):
+        raise typer.BadParameter(f"{value!r} is not a month written YYYY-MM")
+    return value

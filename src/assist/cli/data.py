@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from assist.cli.common import console, load_settings, out, progress_bar, user_errors
+from assist.cli.common import console, load_settings, month_option, out, progress_bar, user_errors
 from assist.pipelines.spark import Engine, SparkBuckets, SparkMaster
 
 app = typer.Typer()
@@ -22,7 +21,7 @@ def simulate(
     households: Annotated[int, typer.Option(help="Number of households in the district.")] = 20_000,
     months: Annotated[int, typer.Option(help="Monthly snapshots to write.")] = 12,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same district.")] = 7,
-    end_month: Annotated[str, typer.Option(help="Last snapshot month, YYYY-MM.")] = "2026-10",
+    end_month: Annotated[str, typer.Option(callback=month_option, help="Last snapshot month, YYYY-MM.")] = "2026-10",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for the extracts.")] = None,
     truth_out: Annotated[Path | None, typer.Option(help="Folder for the hidden truth.")] = None,
     invalid_rate: Annotated[float, typer.Option(help="Share of rows planted invalid per table.")] = 0.002,
@@ -58,7 +57,7 @@ def ingest(
         "--accept-low", metavar="TABLE",
         help="Accept this table's months even below its minimum acceptance rate or row count "
              "(repeat; recorded in the summary).")] = None,
-    horizon: Annotated[str | None, typer.Option(
+    horizon: Annotated[str | None, typer.Option(callback=month_option,
         help="Latest month accepted, YYYY-MM (default: the month of today's date).")] = None,
     encoding: Annotated[str | None, typer.Option(
         help="Text encoding of every CSV extract, e.g. gb18030 (default: UTF-8, or what "
@@ -67,11 +66,8 @@ def ingest(
     """Validate every row of new or changed extracts, quarantine bad rows with reasons,
     pseudonymise ids, write the store (unchanged months are kept as they are); a table-month
     with too few accepted rows, or a month after the horizon, fails the run."""
-    from assist.errors import InputError
     from assist.ingest.run import ingest as run
 
-    if horizon is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", horizon):
-        raise InputError(f"--horizon {horizon!r} is not a month written YYYY-MM")
     s = load_settings()
     with progress_bar() as bar:
         summary = run(source=source or s.source_dir, out=out_dir or s.store_dir,
@@ -111,7 +107,7 @@ def index(
 @app.command()
 @user_errors
 def features(
-    as_of: Annotated[str, typer.Option(help="As-of month, YYYY-MM.")],
+    as_of: Annotated[str, typer.Option(callback=month_option, help="As-of month, YYYY-MM.")],
     store: Annotated[str | None, typer.Option(
         help="Validated store (ingest output); with --engine spark also a Hadoop URI.")] = None,
     out_dir: Annotated[str | None, typer.Option(

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from assist.cli.common import load_settings, out, progress_bar, user_errors
+from assist.cli.common import load_settings, month_option, out, progress_bar, user_errors
 from assist.cli.month import month_stages, run_month
 from assist.cli.month import show as show_month
 from assist.cli.score import show_snapshot
@@ -25,7 +25,7 @@ def demo(
     households: Annotated[int, typer.Option(help="Households in the simulated district.")] = 20_000,
     months: Annotated[int, typer.Option(help="Monthly snapshots.")] = 12,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
-    end_month: Annotated[str, typer.Option(help="Last month, YYYY-MM.")] = "2026-10",
+    end_month: Annotated[str, typer.Option(callback=month_option, help="Last month, YYYY-MM.")] = "2026-10",
     config: Annotated[Path, typer.Option(help="Experiment config for training.")] = Path(
         "experiments/default.yaml"),
 ) -> None:

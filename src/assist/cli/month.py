@@ -20,7 +20,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from assist.cli.common import console, load_settings, out, progress_bar, user_errors
+from assist.cli.common import console, load_settings, month_option, out, progress_bar, user_errors
 from assist.cli.score import score_month
 from assist.cli.serving import case_store_session, load_current
 from assist.errors import AssistError
@@ -145,7 +145,7 @@ def show(record: MonthRecord) -> None:
 @app.command()
 @user_errors
 def month(
-    as_of: Annotated[str, typer.Option(help="The month to run, YYYY-MM (its extracts are in "
+    as_of: Annotated[str, typer.Option(callback=month_option, help="The month to run, YYYY-MM (its extracts are in "
                                             "the workspace's source folder).")],
     model: Annotated[str, typer.Option(
         help="Registered model version, or 'production' (the promoted one).")] = "production",

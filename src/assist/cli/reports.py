@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from assist.cli.common import load_settings, out, user_errors
+from assist.cli.common import load_settings, month_option, out, user_errors
 from assist.errors import InputError
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def audit(
 @report_app.command("coverage")
 @user_errors
 def coverage(
-    as_of: Annotated[str, typer.Option(help="Month of the scoring snapshot, YYYY-MM.")],
+    as_of: Annotated[str, typer.Option(callback=month_option, help="Month of the scoring snapshot, YYYY-MM.")],
     scores_dir: Annotated[Path | None, typer.Option(help="Folder of scoring snapshots.")] = None,
     store: Annotated[Path | None, typer.Option(help="Validated store (assistance, visits).")] = None,
     config: Annotated[Path | None, typer.Option(help="Scoring config (deprivation k).")] = None,
@@ -121,8 +121,8 @@ def coverage(
 @report_app.command("drift")
 @user_errors
 def drift(
-    as_of: Annotated[str, typer.Option(help="Current month, YYYY-MM.")],
-    reference: Annotated[str | None, typer.Option(
+    as_of: Annotated[str, typer.Option(callback=month_option, help="Current month, YYYY-MM.")],
+    reference: Annotated[str | None, typer.Option(callback=month_option,
         help="Reference month (default: the training data of the model that scored the "
              "month, else the earliest other month on disk); never the month itself. An "
              "explicit reference writes drift-vs-<month>.json|html, not the month's drift "

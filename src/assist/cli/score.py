@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from assist.cli.common import console, load_settings, out, user_errors
+from assist.cli.common import console, load_settings, month_option, out, user_errors
 from assist.errors import InputError
 from assist.experiments.tracking import MODEL_NAME
 from assist.pipelines.spark import Engine, SparkBuckets, SparkMaster
@@ -40,7 +40,7 @@ CommunityColumn = Annotated[str | None, typer.Option(help="--table: community co
 @app.command()
 @user_errors
 def score(
-    as_of: Annotated[str | None, typer.Option(
+    as_of: Annotated[str | None, typer.Option(callback=month_option,
         help="As-of month, YYYY-MM (with --table: default the table's latest month).")] = None,
     model: Annotated[str, typer.Option(
         help="Registered model version, or 'production' (the promoted one).")] = "production",

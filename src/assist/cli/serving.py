@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from assist.cli.admin import DEMO_USERS, audit_log, case_store_session, users
-from assist.cli.common import load_settings, out, user_errors
+from assist.cli.common import load_settings, month_option, out, user_errors
 
 if TYPE_CHECKING:
     from assist.settings import Settings
@@ -123,7 +123,7 @@ def migrate() -> None:
 
 @casebook.command("load")
 @user_errors
-def load_cmd(as_of: Annotated[str | None, typer.Option(
+def load_cmd(as_of: Annotated[str | None, typer.Option(callback=month_option,
         help="Snapshot month YYYY-MM (default: the current one).")] = None) -> None:
     """Load a scoring snapshot into the case store: the revision its files name present; a
     month loaded with another revision is replaced, decisions kept on their households."""
@@ -168,7 +168,7 @@ def export_decisions(out_file: Annotated[Path | None, typer.Option(
 @casebook.command("overrides")
 @user_errors
 def overrides_cmd(
-    as_of: Annotated[str | None, typer.Option(
+    as_of: Annotated[str | None, typer.Option(callback=month_option,
         help="Month of the referrals (default: the latest loaded snapshot).")] = None,
     out_file: Annotated[Path | None, typer.Option(
         "--out", help="Also write the overriding decisions as CSV here.")] = None,

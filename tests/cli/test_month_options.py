@@ -1,0 +1,31 @@
+"""Every month option of the CLI refuses a value that is not a month, in one line, before any
+work is done (``assist score --as-of 2026-1x`` used to end in a pandas traceback)."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from assist.cli.app import app
+from assist.settings import DEV_PSEUDONYM_KEY
+
+
+@pytest.mark.parametrize("args", [
+    ["month", "--as-of", "garbage"],
+    ["month", "--as-of", "2026-13"],
+    ["score", "--as-of", "2026-1x"],
+    ["features", "--as-of", "2026-00"],
+    ["report", "coverage", "--as-of", "26-11"],
+    ["report", "drift", "--as-of", "2026-11", "--reference", "2026/10"],
+    ["casebook", "load", "--as-of", "2026-1"],
+    ["ingest", "--horizon", "2031"],
+    ["simulate", "--end-month", "2026-10-01"],
+])
+def test_a_month_that_is_not_one_is_refused_before_any_work(tmp_path, args):
+    env = {"ASSIST_ENV": "dev", "ASSIST_WORKSPACE": str(tmp_path),
+           "ASSIST_PSEUDONYM_KEY": DEV_PSEUDONYM_KEY}
+    res = CliRunner().invoke(app, args, env=env)
+    assert res.exit_code == 2, res.output
+    assert "is not a month written YYYY-MM" in res.output
+    assert "Traceback" not in res.output
+    assert list(tmp_path.iterdir()) == []  # nothing written: no month record, no store
