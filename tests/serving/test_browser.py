@@ -290,3 +290,21 @@ def test_report_pages_in_english_large_text(page, with_reports):
     assert page.locator("html").get_attribute("lang") == "en"
     assert "harm is being missed" in page.locator("main").inner_text()
     check_page(page, "20-fairness-en-large")
+
+
+@pytest.mark.parametrize(("user", "paths"), [
+    ("cw1", ["/referrals", "/households/hS01a", "/methodology"]),
+    ("mgr", ["/coverage", "/fairness", "/drift", "/early-warning", "/overrides", "/contests",
+             "/methodology"]),
+])
+def test_no_page_scrolls_sideways_on_a_phone_at_the_largest_text(page, with_reports, user, paths):
+    """390 px wide, extra-large text: wide tables scroll inside their own frame; the page
+    itself never needs a sideways scroll (long pseudonyms, fact lists and filters wrap)."""
+    page.set_viewport_size({"width": 390, "height": 900})
+    sign_in(page, user)
+    page.goto("/prefs?font=xlarge&next=/")
+    for path in paths:
+        response = page.goto(path)
+        assert response.status == 200, path
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path}: {width} px wide"
