@@ -21,6 +21,9 @@ from assist.errors import AssistError
 
 DEV_PSEUDONYM_KEY = "assist-development-key-not-for-real-data"
 DEV_TOKEN_SECRET = "assist-development-token-secret-not-for-real-use"
+#: development keys of the identity vault (Fernet key; blind-index HMAC key): dev only
+DEV_IDENTITY_KEY = "KTnmrvu25LX4i0CyqlQFuNCkZuY4AzzKAkGyPvdA6NY="
+DEV_IDENTITY_INDEX_KEY = "assist-development-identity-index-key-not-for-real-data"
 
 
 ENV_PREFIX = "ASSIST_"
@@ -60,6 +63,10 @@ class Settings(BaseSettings):
     #: signs API bearer tokens; required outside dev when the API is used (see api_token_secret)
     token_secret: SecretStr | None = None
     token_ttl_minutes: int = 480
+    #: identity vault: Fernet keys, comma-separated, newest first (see identity_secrets)
+    identity_keys: SecretStr | None = None
+    #: identity vault: HMAC key of the blind index (ID numbers, names); ≥ 32 characters
+    identity_index_key: SecretStr | None = None
     #: largest request body the API accepts
     api_max_body_bytes: int = 65_536
     #: sign-in throttle (API token and page sign-in alike, see assist.serving.throttle):
@@ -70,6 +77,9 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=300, ge=1)
     #: how long a lock-out lasts: every attempt gets 429 with Retry-After meanwhile
     login_lockout_seconds: int = Field(default=300, ge=1)
+    #: MQTT broker of the smart water meters (水管家), e.g. ``mqtt://127.0.0.1:1883``; None:
+    #: ``assist meters listen`` refuses and the demo replays a file (``assist meters replay``)
+    mqtt_url: str | None = None
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
@@ -98,6 +108,30 @@ class Settings(BaseSettings):
         if len(secret) < 32:
             raise SettingsError("ASSIST_TOKEN_SECRET must be at least 32 characters long.")
         return secret
+
+    def identity_secrets(self) -> tuple[list[str], str]:
+        """The identity vault's Fernet keys (newest first) and blind-index key; the built-in
+        development keys only with ASSIST_ENV=dev. Checked when the vault is written or read."""
+        keys = self.identity_keys.get_secret_value() if self.identity_keys else None
+        index = self.identity_index_key.get_secret_value() if self.identity_index_key else None
+        for name, value, dev in (("ASSIST_IDENTITY_KEYS", keys, DEV_IDENTITY_KEY),
+                                 ("ASSIST_IDENTITY_INDEX_KEY", index, DEV_IDENTITY_INDEX_KEY)):
+            if (value is None or dev in [v.strip() for v in value.split(",")]) \
+                    and self.env != "dev":
+                raise SettingsError(
+                    f"{name} is not set: the built-in development identity key may only be "
+                    f"used with ASSIST_ENV=dev (simulated data). Set {name}.")
+        fernet = [k.strip() for k in (keys or DEV_IDENTITY_KEY).split(",") if k.strip()]
+        if not fernet:
+            raise SettingsError("ASSIST_IDENTITY_KEYS holds no key.")
+        if len(index or DEV_IDENTITY_INDEX_KEY) < 32:
+            raise SettingsError("ASSIST_IDENTITY_INDEX_KEY must be at least 32 characters long.")
+        return fernet, index or DEV_IDENTITY_INDEX_KEY
+
+    @property
+    def identity_dir(self) -> Path:
+        """The encrypted identity vault (outside the store: no feature ever reads it)."""
+        return self.workspace / "identity"
 
     @property
     def db_url(self) -> str:

@@ -172,10 +172,30 @@ def test_recall_disparity_hand_worked():
     assert rows[("sex", "F")]["ratio"] == pytest.approx(2 / 3)
     # disabled: 1 positive, none selected -> ratio 0 against False's 3/6
     assert rows[("disabled", "True")]["ratio"] == 0.0
-    assert d["problems"] == [
-        "recall of sex=F is 0.67 x that of sex=M (allowed 0.8-1.25)",
-        "recall of disabled=True is 0.00 x that of disabled=False (allowed 0.8-1.25)"]
+    # Katz interval of F's ratio: se = sqrt(1/1 - 1/3 + 1/2 - 1/4) = 0.957 -> 0.10-4.35: so
+    # few households cannot show a disparity, and nothing is flagged
+    f = rows[("sex", "F")]
+    assert (f["ratio_low"], f["ratio_high"]) == (pytest.approx(0.1021, abs=1e-3),
+                                                 pytest.approx(4.353, abs=1e-2))
+    assert d["problems"] == []
     strict = recall_disparity(groups, y, selected, attributes=["sex", "disabled"],
                               min_positives=4, min_ratio=0.8, max_ratio=1.25)
     assert strict["problems"] == []
     assert strict["not_judged"] == ["sex=F (3 positives)", "disabled=True (1 positives)"]
+
+
+def test_recall_disparity_is_flagged_when_its_interval_lies_outside_the_band():
+    """100 positives per group: 30 % recall against 60 % is a ratio of 0.5 with the interval
+    0.37-0.68 (outside 0.8-1.25: flagged); 55 % against 60 % (0.92, 0.75-1.12) is not."""
+    n = 200
+    groups = pd.DataFrame({"g": ["ref"] * n + ["low"] * 100 + ["near"] * 100})
+    y = np.ones(2 * n)
+    selected = np.r_[np.arange(n) < 120, np.arange(100) < 30, np.arange(100) < 55]
+    d = recall_disparity(groups, y, selected, attributes=["g"], min_positives=20,
+                         min_ratio=0.8, max_ratio=1.25)
+    rows = {r["value"]: r for r in d["rows"]}
+    assert rows["low"]["ratio"] == pytest.approx(0.5)
+    assert rows["low"]["ratio_high"] < 0.8
+    assert rows["near"]["ratio_low"] < 0.8 < rows["near"]["ratio"]
+    assert len(d["problems"]) == 1 and d["problems"][0].startswith("recall of g=low is 0.50 x")
+    assert "95% interval" in d["problems"][0]

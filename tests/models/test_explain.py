@@ -94,17 +94,23 @@ def test_explanations_follow_the_model(fitted):
             assert f.sentence_en == ind.sentence(value, "en")
             assert f.sentence_zh == ind.sentence(value, "zh")
             assert (f.name_zh, f.dimension, f.cause) == (ind.name_zh, ind.dimension, ind.cause)
-    assert any(f.value is None and "no record" in f.sentence_en
-               for e in out for f in e.factors)  # missing values can push toward need
+    # missing values can push toward need, but a missing record is never a reason given
+    missing = X.isna()
+    assert (contrib[CATALOG.ids].where(missing) > 0).any(axis=None)
+    assert all(f.value is not None for e in out for f in e.factors)
 
 
 def test_primary_cause_by_hand(fitted):
     model, X, contrib = fitted
     hid = X.index[7]
     sums: dict[str, float] = {}
+    reasons: dict[str, float] = {}  # what a cause may rest on: recorded values, "yes" of yes/no
     for ind in CATALOG:
-        sums[ind.cause] = sums.get(ind.cause, 0.0) + contrib.at[hid, ind.id]
-    ranked = sorted((s, c) for c, s in sums.items() if s > 0)[::-1]
+        c, v = contrib.at[hid, ind.id], X.at[hid, ind.id]
+        sums[ind.cause] = sums.get(ind.cause, 0.0) + c
+        said = not np.isnan(v) and not (ind.unit == "yes/no" and v < 0.5)
+        reasons[ind.cause] = reasons.get(ind.cause, 0.0) + (c if said else 0.0)
+    ranked = sorted((s, c) for c, s in reasons.items() if s > 0)[::-1]
     (e,) = explain(model, X.loc[[hid]], CATALOG)
     assert e.primary_cause.cause == ranked[0][1]
     assert e.primary_cause.contribution == pytest.approx(ranked[0][0], abs=1e-12)
@@ -159,8 +165,9 @@ HAND_X = pd.DataFrame(
     ("h1", ["d", "a", "c"], ("illness", 0.9), ("housing", 0.2), {"d1": 0.7, "d2": 1.3}),
     # nothing pushes toward need: no factor, no cause
     ("h2", [], None, None, {"d1": -0.3, "d2": -0.7}),
-    # a tie keeps catalog order; illness sums to -0.2, so no secondary cause
-    ("h3", ["a", "b"], ("housing", 0.3), None, {"d1": 0.6, "d2": -0.5}),
+    # b is missing: never a factor nor a cause (its housing 0.3 is not a reason);
+    # illness sums to -0.2, so no cause at all
+    ("h3", ["a"], None, None, {"d1": 0.6, "d2": -0.5}),
     # zero is not a push toward need
     ("h4", ["a"], ("illness", 0.1), None, {"d1": 0.1, "d2": 0.0}),
 ])
@@ -185,9 +192,9 @@ def test_hand_made_sentences_and_missing_values():
     h1, h3 = out[0], out[2]
     assert [(f.sentence_en, f.sentence_zh) for f in h1.factors] == [("d is 5", "d为5"),
                                                                     ("a is 2", "a为2")]
-    b = h3.factors[1]
-    assert (b.indicator, b.value, b.sentence_en, b.sentence_zh) == (
-        "b", None, "B: no record", "b指标：无记录")
+    assert [f.indicator for f in h3.factors] == ["a"]  # b (missing) is no reason
+    assert (HAND["b"].sentence(np.nan, "en"), HAND["b"].sentence(np.nan, "zh")) == (
+        "B: no record", "b指标：无记录")
     assert h1.causes == pytest.approx({"illness": 0.9, "housing": 0.2, NO_CAUSE: 0.9})
 
 
@@ -234,3 +241,26 @@ def test_global_summary_on_the_model(fitted):
 def test_aggregations_refuse_foreign_contributions(bad):
     with pytest.raises(ValueError, match="do not match catalog 'hand'"):
         by_dimension(bad, HAND)
+
+
+@pytest.mark.parametrize(("x", "factors", "primary"), [
+    # recorded "yes" on a yes/no indicator: a reason; its cause counts
+    ({"a": 1.0, "b": 2.0}, ["a", "b"], "lack_of_care"),
+    # "no" would read "an elderly person living alone": never a reason, nor its cause
+    ({"a": 0.0, "b": 2.0}, ["b"], "housing"),
+    # a missing record: never a reason, nor its cause
+    ({"a": np.nan, "b": 2.0}, ["b"], "housing"),
+    ({"a": 1.0, "b": np.nan}, ["a"], "lack_of_care"),
+])
+def test_only_recorded_hardship_is_a_reason(x, factors, primary):
+    alone = Indicator(id="a", name_zh="独居老人", name_en="Alone", dimension="d1", unit="yes/no",
+                      direction=1, cutoff=0.5, weight=0.75, description="a", cause="lack_of_care",
+                      sentence_en="lives alone", sentence_zh="独居老人")
+    cat = Catalog("yn", "1", (alone, _ind("b", "d2", "housing")))
+    contrib = pd.DataFrame([[0.6, 0.4, -1.0]], index=pd.Index(["h"], name="household_id"),
+                           columns=["a", "b", BIAS])
+    X = pd.DataFrame([x], index=contrib.index, columns=["a", "b"])  # noqa: N806
+    (e,) = explanations_from(contrib, X, cat, probability=np.array([0.5]), top=3)
+    assert [f.indicator for f in e.factors] == factors
+    assert e.primary_cause.cause == primary
+    assert e.causes == pytest.approx({"lack_of_care": 0.6, "housing": 0.4})  # the score's parts

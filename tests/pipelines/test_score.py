@@ -100,15 +100,23 @@ def test_ranks_are_consistent_with_scores(run):
 
 def test_referrals_carry_causes_programmes_and_allocation(run):
     r = pd.read_parquet(run.folder / "referrals.parquet")
-    chosen = r.loc[r["allocated"]]
+    visits = r.loc[r["allocated"]]
+    explored = visits.loc[visits["selection"] == "exploration"]
+    chosen = visits.loc[visits["selection"] != "exploration"]
     assert len(chosen) > 0
+    assert set(chosen["selection"]) <= {"rank", "pinned"} and (chosen["propensity"] == 1).all()
+    # exploration visits: a random sample with its sampling rate, offered no places
+    assert len(explored) == round(0.05 * len(visits))
+    assert explored["propensity"].between(0, 1, inclusive="right").all()
+    assert explored["allocated_programmes"].map(len).eq(0).all()
+    assert r.loc[~r["allocated"], "propensity"].isna().all()
     for col in ("allocated_programmes", "programmes", "reasons_en", "top_factors_en"):
         assert chosen[col].map(len).gt(0).all(), col         # lists, never empty here
     assert chosen["reasons_en"].map(len).eq(chosen["programmes"].map(len)).all()
     assert chosen["primary_cause"].notna().mean() > 0.9
     for _, row in chosen.iterrows():  # allocated places are among the referable programmes
         assert set(row["allocated_programmes"]) <= set(row["programmes"])
-    per_street = chosen.groupby("street_code").size()
+    per_street = visits.groupby("street_code").size()
     assert per_street.between(2, 8).all()                  # floor 2, 8 visits per street
     street = chosen["street_code"].iloc[0]
     csv = pd.read_csv(run.folder / "referrals" / f"{street}.csv", index_col="household_id",
@@ -224,3 +232,42 @@ def test_decisions_carried_forward_change_who_is_allocated(district, run, tmp_pa
     r = pd.read_parquet(again.folder / "referrals.parquet")
     assert not set(quiet) & set(r.index)
     assert {"last_outcome", "last_decision_date", "listing", "listing_zh", "listing_en"} <= set(r.columns)
+
+
+def test_referrals_carry_what_each_household_already_receives(district, run):
+    from assist.models.matching import receiving
+
+    ws, _ = district
+    r = pd.read_parquet(run.folder / "referrals.parquet")
+    tables = load_for_features(ws / "store", AS_OF)
+    got = receiving(tables["assistance"], r.index, as_of=AS_OF)
+    expected = [[c for c in got.columns if got.at[h, c]] for h in r.index]
+    assert [list(v) for v in r["receiving"]] == expected
+    assert any(expected)                                   # some listed households are assisted
+    for _, row in r.iterrows():                            # never referred for what it receives
+        assert not set(row["programmes"]) & set(row["receiving"])
+
+
+def test_recall_parity_swaps_visits_inside_streets_and_reports_its_cost(district, run,
+                                                                         tmp_path):
+    """With ``fairness.recall_parity`` the same month keeps each street's visits, moves some
+    between groups, and the summary says which ratios moved and what precision it cost."""
+    ws, model_path = district
+    cfg = _config()
+    cfg = cfg.model_copy(update={"fairness": cfg.fairness.model_copy(
+        update={"recall_parity": True, "min_expected": 2.0})})
+    model = NeedModel.load(model_path, expected_features=CATALOG.ids,
+                           expected_catalog_version=CATALOG.version, num_threads=1)
+    fair = run_scoring(store=ws / "store", as_of=AS_OF, out=tmp_path / "scores", model=model,
+                       model_version="test-1", config=cfg, config_hash=config_digest(cfg))
+    report = fair.summary["carry_forward"]["recall_parity"]
+    assert report["attributes"] == ["head_sex", "head_age_band", "head_hukou", "has_disability"]
+    plain = pd.read_parquet(run.folder / "scores.parquet")
+    fairer = pd.read_parquet(fair.folder / "scores.parquet")
+    per_street = lambda s: s.loc[s["allocated"]].groupby("street_code").size()  # noqa: E731
+    assert per_street(plain).equals(per_street(fairer))
+    worst = lambda r: min(r.values()) if r else 1.0  # noqa: E731
+    assert worst(report["ratios_after"]) >= worst(report["ratios_before"])
+    if report["swaps"]:
+        assert report["expected_precision_after"] <= report["expected_precision_before"]
+    assert run.summary["carry_forward"]["recall_parity"] is None

@@ -39,9 +39,11 @@ MODEL = "own-table-model"
 INCOME_NAME = "Income per head vs the minimum-living line"
 #: the store path's snapshot columns besides the indicators (see assist.pipelines.score)
 SCORE_COLUMNS = ["street_code", "community_code", "raw_score", "probability", "band",
-                 "deprivation_score", "deprivation_poor", "rank_district", "rank_street",
+                 "deprivation_score", "deprivation_poor", "head_sex", "head_age_band",
+                 "head_hukou", "has_disability", "rank_district", "rank_street",
                  "rank_community", "referable_programmes", "candidate", "allocated", "warning",
                  "last_outcome", "last_decision_date", "listing", "listing_zh", "listing_en",
+                 "selection", "propensity",
                  "primary_cause", "secondary_cause", "top_factors_en", "top_factors_zh"]
 INDICATORS = [
     {"id": "income_per_capita_ratio", "column": "income_per_capita_ratio", "dimension": "income",

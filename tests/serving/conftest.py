@@ -9,8 +9,6 @@ referred), ``hS03a`` (medium, referred, flagged).
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,15 +16,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, delete, text, update
+from sqlalchemy import delete, update
 
 from assist.features import CATALOG
 from assist.serving.app import create_app
-from assist.serving.db import make_engine, session_factory, upgrade
+from assist.serving.db import make_engine, session_factory
 from assist.serving.models import AuditEntry, Contest, Decision, Referral
 from assist.serving.services.snapshots import load_snapshot
 from assist.serving.services.users import add_user
 from assist.settings import DEV_PSEUDONYM_KEY, Settings
+from tests.serving.generated_district import fresh_store
 
 PG_ENV = "ASSIST_TEST_POSTGRES_URL"
 PASSWORD = "correct-horse-battery"
@@ -72,6 +71,7 @@ def tiny_snapshot(as_of: str = AS_OF, shift: float = 0.0) -> tuple[pd.DataFrame,
     ref["reasons_zh"] = ["医疗救助：费用", "就业援助：失业", "临时救助"]
     ref["causes_addressed"] = ["illness", "unemployment", "income_loss"]
     ref["flags"] = ["", "", HOUSEHOLDS["hS03a"][5]]
+    ref["receiving"] = ["charity", "", ""]  # programmes already received (active grants)
     ref["changes_en"] = ""
     ref["changes_zh"] = ""
     summary = {"as_of": as_of, "model_version": "assist-need-model/7", "config_hash": "abc123",
@@ -87,29 +87,8 @@ def _backends() -> list:
 @pytest.fixture(scope="session", params=_backends())
 def db_url(request, tmp_path_factory) -> Iterator[str]:
     """A freshly migrated, empty store on each back end; dropped after the session."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'assist.db'}"
-        upgrade(url)
+    with fresh_store(request.param, tmp_path_factory.mktemp("store")) as url:
         yield url
-        return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but {PG_ENV} is not set: the PostgreSQL run is required in CI")
-        pytest.skip(f"{PG_ENV} not set")
-    schema = f"assist_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}options=-csearch_path%3D{schema}"
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -293,9 +293,9 @@ def test_report_pages_in_english_large_text(page, with_reports):
 
 
 @pytest.mark.parametrize(("user", "paths"), [
-    ("cw1", ["/referrals", "/households/hS01a", "/methodology"]),
+    ("cw1", ["/referrals", "/households/hS01a", "/methodology", "/my-visits"]),
     ("mgr", ["/coverage", "/fairness", "/drift", "/early-warning", "/overrides", "/contests",
-             "/methodology"]),
+             "/methodology", "/assignments", "/referrals"]),
 ])
 def test_no_page_scrolls_sideways_on_a_phone_at_the_largest_text(page, with_reports, user, paths):
     """390 px wide, extra-large text: wide tables scroll inside their own frame; the page

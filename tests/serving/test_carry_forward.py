@@ -40,7 +40,10 @@ FIRST, SECOND = "2026-09", "2026-10"
 def _score(ws: Path, model: NeedModel, as_of: str, decisions: Path | None):
     cfg = load_scoring_config(ROOT / "experiments" / "scoring.yaml")
     cfg = cfg.model_copy(update={"allocation": cfg.allocation.model_copy(
-        update={"streets": {"default": StreetEntry(visits=6, floor=1)}})})
+        update={"streets": {"default": StreetEntry(visits=6, floor=1)}}),
+        # exploration off: this test is about decisions carried forward (exploration draws are
+        # tested in tests/models/test_exploration.py and tests/pipelines/test_score.py)
+        "exploration": cfg.exploration.model_copy(update={"share": 0.0})})
     return run_scoring(store=ws / "store", as_of=as_of, out=ws / "scores", model=model,
                        model_version="test-1", config=cfg, config_hash=config_digest(cfg),
                        truth_dir=ws / "truth", key=DEV_PSEUDONYM_KEY, decisions=decisions)

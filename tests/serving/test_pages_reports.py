@@ -158,9 +158,10 @@ def test_nav_entries_per_role(browser, workspace):
         page = browser(user).get("/model").text
         block = page.split('class="main-nav"')[1].split("</nav>")[0]
         return re.findall(r'href="([^"]+)"', block)
-    assert nav("cw1") == ["/referrals", "/model"]
-    assert nav("mgr") == ["/referrals", "/coverage", "/fairness", "/early-warning", "/drift",
-                          "/overrides", "/contests", "/models", "/model"]
+    assert nav("cw1") == ["/referrals", "/alerts", "/my-visits", "/model", "/search"]
+    assert nav("mgr") == ["/referrals", "/alerts", "/assignments", "/coverage", "/fairness",
+                          "/early-warning", "/drift", "/overrides", "/contests", "/models",
+                          "/model"]
     assert nav("ds") == ["/referrals", "/fairness", "/drift", "/models", "/model"]
     assert browser("ds").get("/").headers["location"] == "/models"
 

@@ -103,7 +103,7 @@ def test_cli_users_casebook_audit(tmp_path, monkeypatch):
     listed = run(app, ["users", "list"], env=env).output
     assert "ann" in listed and "no" in listed
     r = run(app, ["users", "demo"], env=env)
-    assert r.exit_code == 0 and r.output.count("password") == 5
+    assert r.exit_code == 0 and r.output.count("password") == 6
     r = run(app, ["audit-log", "export", "--since", "2020-01-01"], env=env)
     assert r.exit_code == 0 and r.output == ""
     assert run(app, ["audit-log", "export", "--since", "yesterday"], env=env).exit_code == 2

@@ -32,6 +32,7 @@ ARROW_TYPES = {
 ID_PATTERNS = {
     "household_id": r"HH\d{10}", "person_id": r"P\d{12}", "claim_id": r"CL\d{12}",
     "appeal_id": r"AP\d{10}", "grant_id": r"GR\d{10}", "verification_id": r"VF\d{10}",
+    "meter_id": r"WMP\d{12}",
 }
 
 

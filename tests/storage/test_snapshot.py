@@ -33,6 +33,7 @@ def _frames(shift: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame]:
     referrals["allocated_programmes"] = [["medical"], []]
     referrals["reasons_en"] = [["Dibao: low income", "Medical: costs"], []]
     referrals["reasons_zh"] = [["低保：收入低", "医疗：支出"], []]
+    referrals["receiving"] = [["charity"], []]
     referrals["flags"] = pd.array(["income_drop;job_loss", ""], dtype="string")
     return scores, referrals
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from assist.settings import Settings
 
 DEMO_USERS = (("caseworker1", "caseworker", ("S01",)), ("caseworker2", "caseworker", ("S02", "S03")),
+              ("lead", "lead", ("S01", "S02", "S03")),  # the street lead: assigns their visits
               ("manager", "manager", ()), ("scientist", "data_scientist", ()),
               ("admin", "admin", ()))
 
@@ -32,7 +33,8 @@ audit_log = typer.Typer(help="The audit log of household-level reads and decisio
                         no_args_is_help=True)
 
 Streets = Annotated[list[str] | None, typer.Option(
-    "--street", help="Street code (caseworkers; repeat); must be a street the case store knows.")]
+    "--street", help="Street code (caseworkers and street leads; repeat); must be a street "
+                     "the case store knows.")]
 
 
 @contextmanager
@@ -53,7 +55,8 @@ def case_store_session(s: Settings) -> Iterator[Session]:
 @user_errors
 def users_add(
     username: Annotated[str, typer.Argument()],
-    role: Annotated[str, typer.Option(help="caseworker, manager, data_scientist or admin.")],
+    role: Annotated[str, typer.Option(help="caseworker, lead (a street lead: assigns the visits "
+                                           "of its streets), manager, data_scientist or admin.")],
     street: Streets = None,
     password: Annotated[str | None, typer.Option(
         help="Password (default: prompt; use ASSIST_NEW_PASSWORD in scripts).",
@@ -122,7 +125,8 @@ def users_set_streets(username: Annotated[str, typer.Argument()], street: Street
 @user_errors
 def users_set_role(
     username: Annotated[str, typer.Argument()],
-    role: Annotated[str, typer.Option(help="caseworker, manager, data_scientist or admin.")],
+    role: Annotated[str, typer.Option(help="caseworker, lead (a street lead: assigns the visits "
+                                           "of its streets), manager, data_scientist or admin.")],
     street: Streets = None,
 ) -> None:
     """Give a user a new role (their sessions end); a caseworker keeps or gets streets,

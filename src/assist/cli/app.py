@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from assist.cli import data, demo, models, month, reports, score, serving
+from assist.cli import data, demo, identity, loop, meters, models, month, reports, score, serving
 
 app = typer.Typer(
     name="assist",
@@ -18,10 +18,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for group in (data, models, score, month, serving, reports, demo):
+for group in (data, models, score, month, loop, serving, reports, demo):
     app.add_typer(group.app)
 app.add_typer(models.models, name="models")
 app.add_typer(reports.report_app, name="report")
 app.add_typer(serving.casebook, name="casebook")
 app.add_typer(serving.users, name="users")
 app.add_typer(serving.audit_log, name="audit-log")
+app.add_typer(identity.app, name="identity")
+app.add_typer(meters.app, name="meters")

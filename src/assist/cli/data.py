@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from assist.cli.common import console, load_settings, month_option, out, progress_bar, user_errors
+from assist.cli.identity import write_identity
 from assist.pipelines.spark import Engine, SparkBuckets, SparkMaster
 
 app = typer.Typer()
@@ -75,6 +76,7 @@ def ingest(
                       full=full, strict=strict, accept_low=tuple(accept_low or ()),
                       horizon=horizon, encoding=encoding)
     out.print(summary.table())
+    out.print(write_identity(s, source=source or s.source_dir, store=out_dir, encoding=encoding))
 
 
 @app.command()

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from assist.cli.common import load_settings, month_option, out, progress_bar, user_errors
+from assist.cli.meters import run_demo as meters_demo
 from assist.cli.month import month_stages, run_month
 from assist.cli.month import show as show_month
 from assist.cli.score import show_snapshot
@@ -61,6 +62,8 @@ def demo(
     if not record.complete:
         raise AssistError(f"the month {end_month} did not complete: see the table above")
     show_snapshot(out, s.scores_dir, end_month)
+    out.rule("水管家: a simulated day of smart water-meter readings -> urgent alerts")
+    meters_demo(s)
     out.rule("produced")
     for label, path in (("raw extracts", s.source_dir), ("hidden truth (evaluation only)", s.truth_dir),
                         ("validated store + quarantine", s.store_dir),

@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from assist.cli.common import console, load_settings, month_option, out, progress_bar, user_errors
+from assist.cli.identity import write_identity
 from assist.cli.score import score_month
 from assist.cli.serving import case_store_session, load_current
 from assist.errors import AssistError
@@ -49,6 +50,7 @@ def _ingest(s: Settings, record: MonthRecord) -> StageResult:
                           "department extracts there first")
     changes = summary.changes
     lines = changes.lines(len(summary.tables)) if changes is not None else []
+    lines = [*lines, write_identity(s, source=s.source_dir)]
     done = changes is None or changes.validated > 0 or bool(changes.removed)
     return StageResult(DONE if done else UNCHANGED, "; ".join(lines),
                        fingerprint=cycle.store_fingerprint(s.store_dir))

@@ -37,7 +37,12 @@ their community or after a hotline appeal, or were reviewed because they already
 assistance. Households that never came to the service's attention are unlabelled, and the
 labelled ones are not a random sample (households that seldom apply — non-local residents,
 elderly people living alone — are under-represented). Verified precision and recall describe
-the visited population; calibrated probabilities are calibrated to it, not to all households."""
+the visited population; calibrated probabilities are calibrated to it, not to all households —
+unless the run had case-store labels of known propensity: a declared share of each month's
+visits explores a random, band-stratified sample of the households the ranking did not choose,
+every visit's propensity is recorded, and the calibration map is then refitted on those labels
+weighted 1/propensity (Horvitz–Thompson), so the probabilities describe the whole district
+("registered model" below says whether this run did)."""
 
 LIMITATIONS = (
     "Selective labels: metrics on verified outcomes can overstate how well the model finds "
@@ -203,8 +208,9 @@ def _disparity(d: Mapping[str, Any] | None, what: str) -> list[str]:
         return ["Not computed."]
     out = [f"Recall at capacity of each group relative to the largest group ({what}, test "
            f"folds pooled); allowed band {_fmt(d.get('min_ratio'), 2)}–"
-           f"{_fmt(d.get('max_ratio'), 2)}; groups with fewer than {d.get('min_positives')} "
-           "positives are not judged.", ""]
+           f"{_fmt(d.get('max_ratio'), 2)} — a group is flagged only when the whole 95 % "
+           f"(Katz log) interval of its ratio lies outside it; groups with fewer than "
+           f"{d.get('min_positives')} positives are not judged.", ""]
     out += _table(["attribute", "group", "households × months", "positives", "recall", "ratio",
                    "judged"],
                   [(r["attribute"], r["value"], r["households"], r["positives"], r["recall"],

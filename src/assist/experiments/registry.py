@@ -29,6 +29,7 @@ from assist.errors import AssistError, InputError
 from assist.experiments.card import render_card
 from assist.experiments.tracking import CARD_ARTIFACT, REPORT_ARTIFACT
 from assist.experiments.versions import GATE_KEY, GATE_METRIC, HEADLINE, VersionInfo
+from assist.models.fairness import ratio_interval
 from assist.models.groups import group_metrics, string_labels
 
 if TYPE_CHECKING:
@@ -72,7 +73,9 @@ def recall_disparity(groups: pd.DataFrame, y: np.ndarray, selected: np.ndarray, 
 
     ``y`` holds 1 / 0 outcomes (NaN: unknown), ``selected`` whether each row was among the
     top k of its month. Groups with fewer than ``min_positives`` positives are listed as not
-    judged; a judged ratio outside [min_ratio, max_ratio] is a problem.
+    judged; a judged group is a problem only when the whole 95 % interval of its ratio (Katz
+    log interval, :func:`assist.models.fairness.ratio_interval`) lies outside
+    [min_ratio, max_ratio], so chance differences between small groups are not flagged.
     """
     positive = np.asarray(y, dtype=float) == 1
     selected = np.asarray(selected, dtype=bool)
@@ -92,16 +95,21 @@ def recall_disparity(groups: pd.DataFrame, y: np.ndarray, selected: np.ndarray, 
             recall = r["selected"] / r["positives"] if r["positives"] else None
             judged = bool(r["positives"] >= min_positives and ref["positives"] >= min_positives)
             ratio = (recall / ref_recall if judged and ref_recall else None)
+            low, high = (ratio_interval(r["selected"], r["positives"], ref["selected"],
+                                        ref["positives"]) if judged else (None, None))
             rows.append({"attribute": attr, "value": str(value),
                          "households": int(r["households"]), "positives": int(r["positives"]),
                          "selected_positives": int(r["selected"]), "recall": recall,
-                         "reference": reference, "ratio": ratio, "judged": judged})
+                         "reference": reference, "ratio": ratio, "ratio_low": low,
+                         "ratio_high": high, "judged": judged})
             if not judged and ref["positives"] >= min_positives and r["positives"]:
                 skipped.append(f"{attr}={value} ({int(r['positives'])} positives)")
-            elif judged and (ratio is None or not (min_ratio <= ratio <= max_ratio)):
+            elif judged and (ratio is None or (high is not None and high < min_ratio)
+                             or (low is not None and low > max_ratio)):
                 shown = "undefined" if ratio is None else f"{ratio:.2f}"
                 problems.append(f"recall of {attr}={value} is {shown} x that of {attr}="
-                                f"{reference} (allowed {min_ratio:g}-{max_ratio:g})")
+                                f"{reference} (95% interval {_num(low)}-{_num(high)}, outside "
+                                f"the allowed {min_ratio:g}-{max_ratio:g})")
     return {"target": target, "min_ratio": min_ratio, "max_ratio": max_ratio,
             "min_positives": min_positives, "rows": rows, "problems": problems,
             "not_judged": skipped}

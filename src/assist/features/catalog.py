@@ -19,6 +19,7 @@ import pandas as pd
 
 from assist.errors import ConfigError
 from assist.features.bilingual import Label
+from assist.features.wording import Phrases
 
 WEIGHT_TOLERANCE = 1e-6
 
@@ -94,11 +95,17 @@ class Indicator:
     #: plain-words sentence about a household's value, ``{value}`` formatted (explanations)
     sentence_en: str | None = None
     sentence_zh: str | None = None
+    #: the sentences for no value, zero and a capped ratio (:class:`~assist.features.wording.
+    #: Phrases`), where the template would read wrong
+    phrases: Phrases | None = None
 
     def sentence(self, value: float, lang: Literal["en", "zh"] = "en") -> str:
         """This indicator's value for one household in plain words."""
         template = self.sentence_zh if lang == "zh" else self.sentence_en
         name = self.name_zh if lang == "zh" else self.name_en
+        special = self.phrases.special(value, lang) if self.phrases is not None else None
+        if special is not None:
+            return special
         if value is None or (isinstance(value, float) and np.isnan(value)):
             return f"{name}：无记录" if lang == "zh" else f"{name}: no record"
         if template is None:

@@ -28,12 +28,14 @@ import pandera.pandas as pa
 from assist.features import codes
 
 RAW_ID_PATTERN = r"^[A-Za-z0-9_-]{4,64}$"
-PSEUDONYM_PATTERN = r"^[hp][0-9a-f]{20}$"
+PSEUDONYM_PATTERN = r"^[hpm][0-9a-f]{20}$"
 SNAPSHOT_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 EARLIEST_DATE = pd.Timestamp("1900-01-01")
+#: the ``pii`` kinds replaced by a keyed pseudonym at ingest
+PSEUDONYMISED = ("household", "person", "meter")
 
 Kind = Literal["id", "str", "category", "int", "float", "bool", "date"]
-Pii = Literal["household", "person", "drop"]
+Pii = Literal["household", "person", "meter", "drop"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class Col:
     allowed: tuple[str, ...] | None = None
     ge: float | None = None
     le: float | None = None
-    #: ``household`` / ``person``: replaced by a keyed pseudonym; ``drop``: removed at ingest
+    #: ``household`` / ``person`` / ``meter``: replaced by a keyed pseudonym; ``drop``: removed
     pii: Pii | None = None
 
 
@@ -128,6 +130,7 @@ _register(TableSpec(
         _person(), _hh(), _SNAP, _ASOF,
         Col("name", "str", "full name", nullable=True, pii="drop"),
         Col("id_number", "str", "national ID number", nullable=True, pii="drop"),
+        Col("phone", "str", "mobile phone number", nullable=True, pii="drop"),
         Col("age", "int", "age in whole years", ge=0, le=115),
         Col("sex", "category", "F or M", allowed=codes.SEXES),
         Col("relation", "category", "relation to household head", allowed=codes.RELATIONS),
@@ -227,6 +230,8 @@ _register(TableSpec(
         _person(), _hh(), _SNAP, _ASOF,
         Col("reading_date", "date", "day of the reading"),
         Col("litres", "float", "water used that day, litres", nullable=True, ge=0, le=20000),
+        Col("meter_id", "id", "smart water meter identifier (the meter registration)",
+            nullable=True, pii="meter"),
     ),
 ))
 _register(TableSpec(
@@ -318,7 +323,7 @@ def _rule(name: str, fn) -> pa.Check:  # noqa: ANN001 - vectorised predicate
 def _checks(col: Col, *, clean: bool) -> list[pa.Check]:
     out: list[pa.Check] = []
     if col.kind == "id":
-        pattern = PSEUDONYM_PATTERN if clean and col.pii in ("household", "person") else RAW_ID_PATTERN
+        pattern = PSEUDONYM_PATTERN if clean and col.pii in PSEUDONYMISED else RAW_ID_PATTERN
         out.append(_rule("malformed_id", lambda s, p=pattern: s.str.fullmatch(p)))
     if col.name == "snapshot":
         out.append(_rule("bad_snapshot", lambda s: s.str.fullmatch(SNAPSHOT_PATTERN)))
@@ -377,15 +382,9 @@ def schema(spec: TableSpec, *, clean: bool = False) -> pa.DataFrameSchema:
         if not (clean and c.pii == "drop")
     }
     return pa.DataFrameSchema(
-        columns,
-        checks=_frame_checks(spec),
-        unique=list(spec.key),
-        report_duplicates="exclude_first",
-        strict=clean,
-        ordered=False,
-        name=spec.name,
-        coerce=True,
-    )
+        columns, checks=_frame_checks(spec), unique=list(spec.key),
+        report_duplicates="exclude_first", strict=clean, ordered=False, name=spec.name,
+        coerce=True)
 
 
 def raw_schema(name: str) -> pa.DataFrameSchema:

@@ -351,7 +351,11 @@ def positions(values: pd.Series | pd.Index, keys: pa.Array) -> np.ndarray:
     return positions_many([values], keys)[0]
 
 
-def ratio(num: np.ndarray, den: np.ndarray, *, cap: float = 10.0) -> np.ndarray:
+#: the largest value :func:`ratio` returns (spending of ten times income, or more)
+RATIO_CAP = 10.0
+
+
+def ratio(num: np.ndarray, den: np.ndarray, *, cap: float = RATIO_CAP) -> np.ndarray:
     """num / den with an explicit rule for a zero denominator: cap when num > 0, 0 when num == 0.
 
     Missing inputs give NaN. Ratios are capped at ``cap`` (e.g. spending of ten times income).

@@ -2,8 +2,8 @@
 
 A household id becomes ``"h"`` + the first 20 hex characters of
 ``HMAC-SHA256(key, b"household\\x00" + id)``, a person id ``"p"`` + 20 hex of the same over
-``b"person\\x00" + id``: the namespace makes a household and a person with the same raw id
-differ. The same id and key always give the same pseudonym; without the key a pseudonym
+``b"person\\x00" + id`` (a smart water meter: ``"m"`` over ``b"meter\\x00" + id``): the namespace
+makes a household and a person with the same raw id differ. The same id and key always give the same pseudonym; without the key a pseudonym
 cannot be traced back or recomputed. 80 bits make collisions negligible at city scale.
 
 Each distinct raw id is hashed once per run: :class:`Pseudonymiser` keeps a cache of the ids
@@ -27,9 +27,9 @@ import pyarrow.compute as pc
 
 from assist.ingest.coerce import arrow_text
 
-Kind = Literal["household", "person"]
+Kind = Literal["household", "person", "meter"]
 
-PREFIX: dict[str, str] = {"household": "h", "person": "p"}
+PREFIX: dict[str, str] = {"household": "h", "person": "p", "meter": "m"}
 HEX_CHARS = 20
 _FINGERPRINT_LABEL = b"assist/pseudonym-key-fingerprint/v1"
 _BLOCK = 64  # SHA-256 block size in bytes

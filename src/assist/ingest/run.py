@@ -54,7 +54,7 @@ from pandera.pandas import DataFrameSchema
 from rich.progress import Progress
 
 from assist.errors import InputError
-from assist.features.schemas import TABLE_ORDER, TABLES, clean_schema
+from assist.features.schemas import PSEUDONYMISED, TABLE_ORDER, TABLES, clean_schema
 from assist.ingest import acceptance, incremental
 from assist.ingest.coerce import arrow_text, coerce_column
 from assist.ingest.extracts import Extract, discover, read_extract
@@ -336,7 +336,7 @@ def _ingest_file(extract: Extract, staging: Path, checks: TableRules,
         coerced[col.name], failed[col.name] = result.values, result.failed
     frame = pd.DataFrame(coerced)
     ids = {c.name: pseudonyms.column(frame[c.name], c.pii) for c in spec.columns
-           if c.pii in ("household", "person")}
+           if c.pii in PSEUDONYMISED}
     findings = checks.find(frame, failed=failed, snapshot=extract.snapshot,
                            households=households, household_ids=ids.get("household_id"))
     if len(raw.malformed):

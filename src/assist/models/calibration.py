@@ -28,6 +28,8 @@ Method = Literal["isotonic", "sigmoid", "none"]
 METHODS: tuple[str, ...] = ("isotonic", "sigmoid", "none")
 #: below this many calibration rows ``auto`` uses Platt scaling instead of isotonic regression
 ISOTONIC_MIN_ROWS = 1000
+#: smallest Platt slope: the map stays increasing, so calibration never reorders households
+MIN_SLOPE = 1e-3
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,29 +84,37 @@ class Calibrator:
         return cls("none")
 
 
-def fit_isotonic(raw: np.ndarray, y: np.ndarray) -> Calibrator:
-    """Isotonic regression of the outcome on the raw score."""
+def fit_isotonic(raw: np.ndarray, y: np.ndarray, *,
+                 sample_weight: np.ndarray | None = None) -> Calibrator:
+    """Isotonic regression of the outcome on the raw score (rows weighted when given)."""
     raw, y = _check(raw, y)
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
-    iso.fit(raw, y)
+    iso.fit(raw, y, sample_weight=_weights(sample_weight, raw.size))
     return Calibrator("isotonic", x=np.asarray(iso.X_thresholds_, dtype=float),
                       y=np.asarray(iso.y_thresholds_, dtype=float), n=raw.size,
                       positives=int(y.sum()))
 
 
-def fit_sigmoid(raw: np.ndarray, y: np.ndarray) -> Calibrator:
-    """Platt scaling: a logistic fit of the outcome on the raw score, with smoothed targets."""
+def fit_sigmoid(raw: np.ndarray, y: np.ndarray, *,
+                sample_weight: np.ndarray | None = None) -> Calibrator:
+    """Platt scaling: a logistic fit of the outcome on the raw score, with smoothed targets;
+    with ``sample_weight`` each row counts that many times (e.g. Horvitz-Thompson weights
+    1 / propensity, so a sample describes the population it was drawn from)."""
     raw, y = _check(raw, y)
+    w = _weights(sample_weight, raw.size)
     n_pos = float(y.sum())
     n_neg = raw.size - n_pos
     t = np.where(y > 0, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
 
     def loss(ab: np.ndarray) -> tuple[float, np.ndarray]:
         z = ab[0] * raw + ab[1]
-        r = expit(z) - t
-        return float(np.sum(np.logaddexp(0.0, z) - t * z)), np.array([r @ raw, r.sum()])
+        r = w * (expit(z) - t)
+        return float(np.sum(w * (np.logaddexp(0.0, z) - t * z))), np.array([r @ raw, r.sum()])
 
-    res = minimize(loss, x0=np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
+    # the slope is kept positive: calibration must never reverse the ranking (a few noisy
+    # calibration rows can prefer a negative slope, which would list the least needy first)
+    res = minimize(loss, x0=np.array([1.0, 0.0]), jac=True, method="L-BFGS-B",
+                   bounds=[(MIN_SLOPE, None), (None, None)])
     a, b = (float(v) for v in res.x)
     return Calibrator("sigmoid", a=a, b=b, n=raw.size, positives=int(n_pos))
 
@@ -121,6 +131,16 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray, method: str = "auto", *,
     if method == "none":
         return Calibrator("none")
     raise ValueError(f"calibration must be 'auto' or one of {METHODS}, got {method!r}")
+
+
+def _weights(weight: np.ndarray | None, n: int) -> np.ndarray:
+    """Row weights (all 1 when none), scaled to mean 1; positive and finite or an error."""
+    if weight is None:
+        return np.ones(n)
+    w = np.asarray(weight, dtype=float).ravel()
+    if w.size != n or not np.all(np.isfinite(w) & (w > 0)):
+        raise ValueError("calibration weights must be one positive, finite number per row")
+    return w / w.mean()
 
 
 def _check(raw: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,9 @@ Contributions are summed per dimension (:func:`by_dimension`) and per distress c
 (:func:`by_cause`). Local: :func:`explain` turns each household's row into a typed
 :class:`HouseholdExplanation` — top factors pushing toward need, in plain words (zh/en), and
 its primary and secondary distress cause, the causes with the largest positive summed
-contribution. Global: :func:`global_summary` gives managers mean |contribution| per
+contribution. A missing record is never a reason (:func:`speaks`): such a value may move the
+score, and its contribution stays in the per-dimension and per-cause sums, but it is neither
+a factor nor counted toward the primary and secondary cause. Global: :func:`global_summary` gives managers mean |contribution| per
 indicator, dimension and cause and the share of households whose primary cause is each cause.
 Both are computed from the contribution matrix with array operations; the only per-household
 Python work is building the explanation objects and their sentences.
@@ -30,6 +32,7 @@ import pandas as pd
 
 from assist.features.catalog import Catalog
 from assist.features.codes import cause_label
+from assist.features.wording import YES_NO
 from assist.models.need import NeedModel, check_features, describe_mismatch
 
 BIAS = "bias"
@@ -199,8 +202,9 @@ def explanations_from(contrib: pd.DataFrame, X: pd.DataFrame, catalog: Catalog, 
         raise ValueError(f"probability must hold one value per household ({len(c)})")
     indicators = list(catalog)
     top = min(top, len(indicators))
-    order = np.argsort(-c, axis=1, kind="stable")[:, :top]
-    top_c = np.take_along_axis(c, order, axis=1)
+    said = np.where(speaks(values, indicators), c, 0.0)  # what a factor or cause may rest on
+    order = np.argsort(-said, axis=1, kind="stable")[:, :top]
+    top_c = np.take_along_axis(said, order, axis=1)
     top_v = np.take_along_axis(values, order, axis=1)
     n_pos = (top_c > 0).sum(axis=1)
     dim_keys, dim_onehot = _grouping([i.dimension for i in catalog])
@@ -208,7 +212,7 @@ def explanations_from(contrib: pd.DataFrame, X: pd.DataFrame, catalog: Catalog, 
     causes = c @ cause_onehot
     real_at = [j for j, k in enumerate(cause_keys) if k != NO_CAUSE]
     real = [cause_keys[j] for j in real_at]
-    cause_sums = causes[:, real_at]
+    cause_sums = (said @ cause_onehot)[:, real_at]
     c_order = np.argsort(-cause_sums, axis=1, kind="stable")[:, :2]
     c_top = np.take_along_axis(cause_sums, c_order, axis=1)
     full = contrib.to_numpy(dtype=float)
@@ -272,6 +276,14 @@ def global_summary(contrib: pd.DataFrame, X: pd.DataFrame,  # noqa: N803
         n=n, bias=float(contrib[BIAS].mean()), indicators=_by_importance(rows),
         dimensions=_by_importance(dim_rows), causes=_by_importance(cause_rows),
         no_primary_cause_share=float(1.0 - primary_ok.mean()))
+
+
+def speaks(values: np.ndarray, indicators: list) -> np.ndarray:
+    """Whether each value (households × indicators) can be a reason for need: a missing
+    record never is, nor is "no" on a yes/no indicator (its sentence would say "yes")."""
+    out = ~np.isnan(values)
+    yes_no = np.array([i.unit == YES_NO for i in indicators], dtype=bool)
+    return out & ~(yes_no[None, :] & (np.nan_to_num(values, nan=0.0) < 0.5))
 
 
 def _by_importance(rows: list) -> tuple:

@@ -251,6 +251,19 @@ def wilson(k: Any, n: Any, z: float = Z95) -> tuple[pd.Series, pd.Series]:
     return (centre - half).clip(lower=0.0), (centre + half).clip(upper=1.0)
 
 
+def ratio_interval(a: float, n: float, b: float, m: float,
+                   z: float = Z95) -> tuple[float | None, float | None]:
+    """Katz log interval of the ratio of two proportions ``(a / n) / (b / m)`` (e.g. a group's
+    recall over the reference group's); half a success is added to an empty count so the
+    interval stays defined (None when a denominator is zero)."""
+    if n <= 0 or m <= 0:
+        return None, None
+    a, b = (a or 0.5), (b or 0.5)
+    ratio = (a / n) / (b / m)
+    se = float(np.sqrt(max(1 / a - 1 / n + 1 / b - 1 / m, 0.0)))
+    return float(ratio * np.exp(-z * se)), float(ratio * np.exp(z * se))
+
+
 def _reference(frame: pd.DataFrame, attr: str, reference: str) -> str:
     """The reference group of one attribute (see the module docstring)."""
     by_n = frame.sort_values(["n", "group"], ascending=[False, True], kind="stable")

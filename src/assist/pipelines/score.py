@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +32,17 @@ from assist.features import CATALOG, build
 from assist.features.attributes import household_attributes
 from assist.features.catalog import Catalog
 from assist.models import matching
-from assist.models.allocation import Allocation, allocate
-from assist.models.carry import Carry, carry_forward, pin
 from assist.models.deprivation import alkire_foster
 from assist.models.explain import contributions, explanations_from
 from assist.models.need import NeedModel
 from assist.models.warning import counts, early_warning, need_band
+from assist.pipelines.carried import (  # noqa: F401  (also imported from here)
+    CARRY_COLUMNS,
+    Carried,
+    allocate_carried,
+    carry_columns,
+    read_carried_decisions,
+)
 from assist.pipelines.dataset import TRUTH_FILE, true_need
 from assist.pipelines.previous import load_months
 from assist.pipelines.score_config import (  # noqa: F401  (also imported from here)
@@ -47,7 +52,6 @@ from assist.pipelines.score_config import (  # noqa: F401  (also imported from h
     load_scoring_config,
 )
 from assist.storage import snapshot
-from assist.storage.casebook import DECISION_COLUMNS, read_decisions
 from assist.storage.store import MANIFEST_FILE, file_sha256
 
 
@@ -57,6 +61,10 @@ class ScoreRun:
 
     folder: Path
     summary: dict[str, Any]
+
+
+#: the household attributes the snapshot keeps, for fairness audits and recall parity
+GROUP_COLUMNS = ("head_sex", "head_age_band", "head_hukou", "has_disability")
 
 
 def score_frame(*, model: NeedModel, values: pd.DataFrame, attributes: pd.DataFrame,
@@ -72,6 +80,9 @@ def score_frame(*, model: NeedModel, values: pd.DataFrame, attributes: pd.DataFr
     out["band"] = need_band(out["probability"], config.bands.model_dump())
     out["deprivation_score"] = af.scores.to_numpy()
     out["deprivation_poor"] = af.poor.to_numpy()
+    for c in GROUP_COLUMNS:  # who the household is for fairness: audits, recall parity
+        out[c] = (attrs[c] if c in attrs.columns else pd.Series(pd.NA, index=attrs.index)) \
+            .astype("string")
     return add_ranks(out)
 
 
@@ -149,72 +160,6 @@ def household_stage(*, tables: dict[str, pd.DataFrame], as_of: str, model: NeedM
     return HouseholdStage(values=values, scores=scores, match=m, flags=flags)
 
 
-#: the carried-forward columns of the scores and referrals (see :mod:`assist.models.carry`)
-CARRY_COLUMNS = ("last_outcome", "last_decision_date", "listing", "listing_zh", "listing_en")
-
-
-@dataclass(frozen=True, eq=False)
-class Carried:
-    """The month's allocation with decisions carried forward."""
-
-    carry: Carry
-    #: the match with programmes already granted no longer referable
-    match: matching.Match
-    #: the solver's choice plus the pinned households kept allocated
-    alloc: Allocation
-    #: households listed whatever the allocation (pinned beyond capacity, reviews due)
-    listed: pd.Index
-    summary: dict[str, Any]
-
-
-def read_carried_decisions(path: Path | None) -> tuple[pd.DataFrame, str]:
-    """The decisions snapshot at ``path`` and a note of where it came from (none: empty)."""
-    if path is None or not Path(path).is_file():
-        where = "no path given" if path is None else f"no file at {path}"
-        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in DECISION_COLUMNS})
-        return empty, f"none ({where}): every household listed as new"
-    frame = read_decisions(Path(path))
-    return frame, f"{path} ({len(frame)} decisions)"
-
-
-def allocate_carried(*, scores: pd.DataFrame, match: matching.Match,
-                     flags: pd.DataFrame | None, decisions: pd.DataFrame, as_of: str,
-                     config: ScoringConfig, source: str) -> Carried:
-    """Carry decisions forward (:func:`assist.models.carry.carry_forward`), then allocate: the
-    suppressed are no candidates, pinned households keep their street's visits first, granted
-    programmes are never offered again."""
-    households = scores[["band"]]
-    if flags is not None:
-        households = households.join(flags[["previous_band", "warning"]])
-    carry = carry_forward(decisions, as_of=as_of, households=households,
-                          rules=config.carry_forward.rules(), codes=list(match.table.codes))
-    st = carry.status
-    referable = match.referable & ~carry.granted.reindex_like(match.referable).fillna(False)
-    m = replace(match, referable=referable)
-    capacities = config.capacities()
-    pinned_ids = st.index[st["pinned"].to_numpy()]
-    pinned = (pin(pinned=pinned_ids, probability=scores["probability"],
-                  street=scores["street_code"], referable=referable, capacities=capacities)
-              if len(pinned_ids) else None)
-    cand = st["candidate"].to_numpy()
-    alloc = allocate(probability=scores["probability"][cand], street=scores["street_code"][cand],
-                     referable=referable[cand],
-                     capacities=pinned.capacities if pinned else capacities,
-                     time_limit=config.allocation.time_limit_s)
-    if pinned is not None:
-        alloc = replace(alloc, visit=pd.concat([pinned.visit, alloc.visit]),
-                        offers=pd.concat([pinned.offers, alloc.offers]),
-                        candidates=alloc.candidates + len(pinned.visit))
-    kept = pinned.visit.index if pinned is not None else pd.Index([])
-    listed = pinned_ids.difference(kept).union(st.index[st["listed"].to_numpy()])
-    summary = {"decisions": source, "households_decided": int(st["last_outcome"].notna().sum()),
-               "listings": {k: v for k, v in carry.counts().items() if k != "new"},
-               "pinned_allocated": int(len(kept)),
-               "pinned_beyond_capacity": int(len(pinned_ids) - len(kept)),
-               "granted_not_offered": int((match.referable & ~referable).to_numpy().sum())}
-    return Carried(carry=carry, match=m, alloc=alloc, listed=listed, summary=summary)
-
-
 def truth_precision(*, truth_dir: Path | None, key: str | None, as_of: str, scores: pd.DataFrame,
                     allocated: pd.Index, k: int) -> dict[str, Any] | None:
     """Precision of the district top k and of the allocated referrals against the hidden truth."""
@@ -266,7 +211,7 @@ def run_scoring(*, store: Path, as_of: str, out: Path, model: NeedModel, model_v
     scores["candidate"] = scores.index.isin(alloc.visit.index)
     scores["allocated"] = scores.index.isin(chosen)
     scores["warning"] = flags["warning"] if flags is not None else False
-    scores = scores.join(carry_columns(carried.carry)).join(expl).join(values)
+    scores = scores.join(carry_columns(carried)).join(expl).join(values)
     referrals = _referrals(scores=scores, listed=listed, match=m, alloc=alloc, flags=flags)
     summary = summarise(
         as_of=as_of, model_version=model_version, config=config, config_hash=config_hash,
@@ -328,6 +273,9 @@ def _referrals(*, scores: pd.DataFrame, listed: pd.Index, match: matching.Match,
     offered = alloc.offers.reindex(listed, fill_value=False)
     out["allocated_programmes"] = programme_lists(match, listed, only=offered)["programmes"]
     out = out.join(programme_lists(match, listed))
+    got = match.receiving.reindex(listed, fill_value=False)  # what each already receives
+    out["receiving"] = pd.Series([[c for c, g in zip(got.columns, row, strict=True) if g]
+                                  for row in got.to_numpy(dtype=bool)], index=listed, dtype=object)
     if flags is not None:
         out = out.join(flags.loc[listed, ["flags", "changes_en", "changes_zh"]])
     else:
@@ -336,11 +284,6 @@ def _referrals(*, scores: pd.DataFrame, listed: pd.Index, match: matching.Match,
                           ascending=[True, False, True], kind="stable")
     out.index.name = "household_id"
     return out
-
-
-def carry_columns(carry: Carry) -> pd.DataFrame:
-    """The carried-forward columns of the snapshot (text; missing: no decision)."""
-    return carry.status[list(CARRY_COLUMNS)].astype("string")
 
 
 def programme_lists(match: matching.Match, households: pd.Index, *,

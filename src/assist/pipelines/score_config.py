@@ -15,6 +15,7 @@ from assist.errors import ConfigError
 from assist.models import matching
 from assist.models.allocation import Capacities, ProgrammeCapacity, StreetCapacity
 from assist.models.carry import CarryRules
+from assist.models.visits import VisitsSection
 from assist.models.warning import WarningConfig
 from assist.yamlfile import read_yaml
 
@@ -65,6 +66,27 @@ class AllocationSection(_Section):
     time_limit_s: Annotated[float, Field(gt=0)] = 60.0
     streets: dict[str, StreetEntry] = Field(default_factory=lambda: {"default": StreetEntry(visits=40, floor=5)})
     programmes: dict[str, ProgrammeEntry] = Field(default_factory=lambda: dict(PROGRAMME_PLACES))
+    #: what ranks households for visits: the model's probability (the product), the
+    #: Alkire-Foster deprivation score (a transparent baseline), or a seeded random order
+    rank_by: Literal["probability", "deprivation_score", "random"] = "probability"
+
+
+class ExplorationSection(_Section):
+    """Share of each street's visits given to a band-stratified random sample of households the
+    ranking did not choose (:mod:`assist.models.exploration`); 0 turns exploration off."""
+
+    share: Annotated[float, Field(ge=0, le=0.5)] = 0.05
+
+
+class FairnessSection(_Section):
+    """Recall parity as a remedy in allocation (:mod:`assist.models.parity`)."""
+
+    recall_parity: bool = False
+    attributes: list[str] = Field(default_factory=lambda: ["head_sex", "head_age_band",
+                                                           "head_hukou", "has_disability"])
+    min_ratio: Annotated[float, Field(gt=0, le=1)] = 0.8
+    max_ratio: Annotated[float, Field(ge=1)] = 1.25
+    min_expected: Annotated[float, Field(gt=0)] = 5.0
 
 
 class WarningSection(_Section):
@@ -110,7 +132,11 @@ class ScoringConfig(_Section):
     allocation: AllocationSection = AllocationSection()
     warning: WarningSection = WarningSection()
     carry_forward: CarryForwardSection = CarryForwardSection()
+    exploration: ExplorationSection = ExplorationSection()
+    fairness: FairnessSection = FairnessSection()
     evaluation: EvaluationSection = EvaluationSection()
+    #: due dates of assigned visits (the case store reads it; it does not change scoring)
+    visits: VisitsSection = VisitsSection()
 
     def rule_table(self) -> matching.RuleTable:
         """The programme rule table the config names (default: the built-in one)."""
@@ -167,7 +193,8 @@ def load_scoring_config(path: Path | None) -> ScoringConfig:
 
 
 def config_digest(config: ScoringConfig) -> str:
-    """SHA-256 of the scoring config and the rule table it uses."""
-    text = json.dumps({"config": config.model_dump(mode="json"),
+    """SHA-256 of the scoring config (without `visits`: due dates do not change a score) and
+    the rule table it uses."""
+    text = json.dumps({"config": config.model_dump(mode="json", exclude={"visits"}),
                        "rules": config.rule_table().digest()}, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

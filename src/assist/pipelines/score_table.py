@@ -285,7 +285,7 @@ def _write(*, out: Path, tm: TableMonth, scores: pd.DataFrame, carried: Carried,
     scores["candidate"] = scores.index.isin(alloc.visit.index)
     scores["allocated"] = scores.index.isin(chosen)
     scores["warning"] = False
-    scores = scores.join(carry_columns(carried.carry)).join(expl).join(tm.values)
+    scores = scores.join(carry_columns(carried)).join(expl).join(tm.values)
     referrals = _referrals(scores=scores, listed=listed, match=m, alloc=alloc, flags=None)
     notes.append("no early-warning flags: they compare with last month's features, which a "
                  "flat table does not keep")

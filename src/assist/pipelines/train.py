@@ -19,13 +19,15 @@ import pandas as pd
 from rich.progress import Progress
 from rich.table import Table
 
-from assist.experiments.config import ExperimentConfig, config_hash
+from assist.experiments.config import ExperimentConfig, config_hash, resolve
 from assist.features.catalog import Catalog
 from assist.models.need import IncompatibleModelError, NeedModel
 from assist.pipelines import evaluate as ev
 from assist.pipelines.dataset import Dataset, MonthData, dataset_from_config
 from assist.pipelines.evaluate import FoldResult, final_model, run_folds
 from assist.pipelines.mlflow_run import MODEL_FILE, log_run
+from assist.pipelines.population import calibrate_for_population
+from assist.pipelines.population import note as population_note
 from assist.settings import Settings
 
 
@@ -247,6 +249,11 @@ def run_training(*, config: ExperimentConfig, base_dir: Path, settings: Settings
     c = tracking.client(settings.mlflow_uri) if track else None
     champion = champion_scores(c, config, ds, folds[-1], share=share) if track else None
     model, final_note, last_month = final_with_casebook(config, ds, folds[-1])
+    extra = config.data.extra_labels
+    model, population = calibrate_for_population(
+        model, ds, resolve(extra, base_dir) if extra else None)
+    if extra:
+        final_note = f"{final_note}; {population_note(population)}"
     explained = explain_sample(model, folds[-1].test, seed=config.model.seed)
     result = TrainResult(report=build_report(config, ds, folds, model, share=share,
                                              households=households, champion=champion,

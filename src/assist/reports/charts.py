@@ -26,10 +26,14 @@ class Bar:
 
 
 def _svg(width: int, height: int, title: str, body: list[str]) -> Markup:
+    # drawn at its own size, never scaled down (labels stay 12-14 px on a phone): a narrow
+    # screen scrolls the chart inside its frame, not the page
     t = escape(title)
-    return Markup(f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" '
-                  f'role="img" aria-label="{t}" xmlns="http://www.w3.org/2000/svg">'
-                  f'<title>{t}</title>{"".join(body)}</svg>')
+    return Markup(f'<div class="chart-frame" role="region" aria-label="{t}" tabindex="0">'
+                  f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" '
+                  f'height="{height}" style="max-width:none" role="img" aria-label="{t}" '
+                  f'xmlns="http://www.w3.org/2000/svg"><title>{t}</title>{"".join(body)}</svg>'
+                  '</div>')
 
 
 def hbars(bars: Sequence[Bar], *, title: str, maximum: float = 1.0, label_width: int = 130,
@@ -113,5 +117,5 @@ def grouped(groups: Sequence[tuple[str, Sequence[float]]], *, series: Sequence[s
             y = y0 + j * bar
             body.append(f'<rect x="{label_width}" y="{y}" width="{w:.1f}" height="{bar - 2}" '
                         f'fill="{SERIES[j]}"/><text x="{label_width + w + 4:.1f}" '
-                        f'y="{y + bar - 3}" fill="{INK}" font-size="11">{escape(fmt(v))}</text>')
+                        f'y="{y + bar - 3}" fill="{INK}" font-size="12">{escape(fmt(v))}</text>')
     return _svg(width, top + len(groups) * step + 6, title, body)

@@ -11,6 +11,7 @@ app; the stored reports build them per document.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from assist.features import CATALOG
 from assist.features.attributes import ATTRIBUTE_NAMES, GROUP_VALUE_NAMES
 from assist.features.bilingual import Label
 from assist.features.codes import PROGRAMMES, STREETS, cause_label
+from assist.models.matching import load_rules
 from assist.models.warning import FLAG_LABELS
 
 #: early-warning flag -> its names, as the warning model names them
@@ -49,7 +51,7 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention
 #: message ids the templates build from codes (``_("band " ~ band)``): declared here so the
 #: catalog test can check each has a translation
 DYNAMIC: tuple[str, ...] = (
-    *(f"role {r}" for r in ("caseworker", "manager", "data_scientist", "admin")),
+    *(f"role {r}" for r in ("caseworker", "lead", "manager", "data_scientist", "admin")),
     *(f"band {b}" for b in ("high", "medium", "low")),
     *(f"status {s}" for s in ("open", "confirmed", "not_in_need", "unreachable", "declined",
                               "contested")),
@@ -148,9 +150,9 @@ class Translator:
         return cause_label(code).text(self.lang)
 
     def programme(self, code: str) -> str:
-        """A programme's name (official Chinese names; English shows the code beside)."""
-        name = PROGRAMMES.get(code, code)
-        return name if self.lang == "zh" else f"{name} ({code})"
+        """A programme's name, as the rule table names it (an unknown code: itself)."""
+        names = programme_names().get(code)
+        return names.text(self.lang) if names else PROGRAMMES.get(code, code)
 
     def flag(self, code: str) -> str:
         """An early-warning flag's name."""
@@ -167,6 +169,12 @@ class Translator:
     def html_lang(self) -> str:
         """The page's ``lang`` attribute."""
         return "zh-CN" if self.lang == "zh" else "en"
+
+
+@functools.cache
+def programme_names() -> dict[str, Label]:
+    """Programme code -> its Chinese and English names (the default rule table's)."""
+    return {p.code: Label(zh=p.name_zh, en=p.name_en) for p in load_rules().programmes}
 
 
 def _pick(names: dict[str, Label], code: str, lang: str) -> str:

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 from anyio import to_thread
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import Engine
 from starlette.responses import JSONResponse, Response
@@ -31,11 +32,14 @@ from assist.serving.db import API_THREADS, make_engine, session_factory
 from assist.serving.deps import PRINCIPAL_TTL_SECONDS, PrincipalCache, route_template
 from assist.serving.logs import RequestContext, install_log_policy
 from assist.serving.routers import (
+    alerts,
+    assignments,
     auth,
     contests,
     decisions,
     health,
     households,
+    identity,
     models,
     referrals,
     reports,
@@ -183,9 +187,14 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
         yield
         await to_thread.run_sync(app.state.audit.close)  # commit queued audit entries
 
-    app = FastAPI(title="assist", version="1", summary="Precision social-assistance referrals",
-                  openapi_url=f"{API}/openapi.json", docs_url=f"{API}/docs", redoc_url=None,
-                  lifespan=lifespan)
+    # Swagger UI and ReDoc from the package's own copies (fastapi-offline): no CDN, so the API
+    # docs render on a machine without internet access
+    app = FastAPIOffline(title="assist", version="1",
+                         summary="Precision social-assistance referrals",
+                         openapi_url=f"{API}/openapi.json", docs_url=f"{API}/docs",
+                         redoc_url=f"{API}/redoc", static_url=f"{API}/docs-static",
+                         swagger_ui_oauth2_redirect_url=f"{API}/docs/oauth2-redirect",
+                         lifespan=lifespan)
     app.state.settings = settings
     app.state.token_secret = settings.api_token_secret()  # refuse a default secret up front
     app.state.engine = engine or make_engine(settings.db_url)
@@ -200,7 +209,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     install_log_policy()
     errors.install(app)
     for r in (auth.router, referrals.router, households.router, decisions.router,
-              contests.router, models.router, health.router, reports.router):
+              contests.router, models.router, health.router, reports.router,
+              assignments.router, alerts.router, identity.router):
         app.include_router(r, prefix=API)
     pages.install(app)  # server-rendered pages and /static
     _metrics(app)

@@ -1,8 +1,8 @@
 """Passwords (argon2), signed expiring bearer tokens, roles, jurisdictions and permissions.
 
 Permissions are declared once (:data:`PERMISSIONS`) and each route names the one it needs
-(``Depends(require("referrals:read"))``). Caseworkers are scoped to their streets; other
-roles see the district.
+(``Depends(require("referrals:read"))``). Caseworkers and street leads (``lead``: assign the
+visits of the streets they lead) are scoped to their streets; other roles see the district.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from assist.serving.errors import ApiError
 
 #: permission -> roles holding it
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "referrals:read": frozenset({"caseworker", "manager", "data_scientist", "admin"}),
-    "households:read": frozenset({"caseworker", "manager", "data_scientist", "admin"}),
-    "decisions:read": frozenset({"caseworker", "manager", "admin"}),
+    "referrals:read": frozenset({"caseworker", "lead", "manager", "data_scientist", "admin"}),
+    "households:read": frozenset({"caseworker", "lead", "manager", "data_scientist", "admin"}),
+    "decisions:read": frozenset({"caseworker", "lead", "manager", "admin"}),
     "decisions:write": frozenset({"caseworker", "manager"}),
-    "models:read": frozenset({"caseworker", "manager", "data_scientist", "admin"}),
+    "models:read": frozenset({"caseworker", "lead", "manager", "data_scientist", "admin"}),
     "audit:read": frozenset({"admin"}),
     #: the notice to a visited household (PIPL art. 24): its street's caseworkers, managers
     "notice:read": frozenset({"caseworker", "manager", "admin"}),
@@ -35,6 +35,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     #: the managers' contests queue, and deciding a contest
     "contests:read": frozenset({"manager", "admin"}),
     "contests:decide": frozenset({"manager"}),
+    #: assigned visits and their due dates: a caseworker's own ("my visits"), a street lead's
+    #: streets, the district for managers and admins
+    "assignments:read": frozenset({"caseworker", "lead", "manager", "admin"}),
+    #: assign allocated referrals to the street's caseworkers: street leads (their streets),
+    #: managers (the district)
+    "assignments:write": frozenset({"lead", "manager"}),
+    #: water-meter alerts (水管家): the urgent queue, acknowledge and resolve; escalated alerts
+    #: go to the street lead
+    "alerts:read": frozenset({"caseworker", "lead", "manager", "admin"}),
+    "alerts:write": frozenset({"caseworker", "lead", "manager"}),
 }
 #: roles that see free-text notes (data scientists get pseudonymous, note-free data)
 SEES_NOTES = frozenset({"caseworker", "manager", "admin"})

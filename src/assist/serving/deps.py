@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from cachetools import TTLCache
@@ -19,6 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from assist.serving import audit
 from assist.serving.auth import PERMISSIONS, Principal, read_token
 from assist.serving.errors import ApiError
 from assist.serving.models import User
@@ -146,3 +148,18 @@ def route_template(scope: dict) -> str:
 def endpoint(request: Request) -> str:
     """Method and route template of this request, for the audit log."""
     return f"{request.method} {route_template(request.scope)}"
+
+
+@contextmanager
+def probe_audited(request: Request, session: Session, *, who: Principal,
+                  household_id: str) -> Iterator[None]:
+    """Run a household route's service: a 404 (a household unknown or outside the caller's
+    streets) rolls the session back and is audited as a denied probe, then raised."""
+    try:
+        yield
+    except ApiError as exc:
+        if exc.status == 404:
+            session.rollback()
+            request.app.state.audit.write(who=who, action=audit.DENIED,
+                                          endpoint=endpoint(request), household_id=household_id)
+        raise

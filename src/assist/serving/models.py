@@ -23,7 +23,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-ROLES = ("caseworker", "manager", "data_scientist", "admin")
+ROLES = ("caseworker", "manager", "data_scientist", "admin", "lead")
+#: roles limited to their streets: caseworkers, and street leads (who assign their visits)
+STREET_ROLES = frozenset({"caseworker", "lead"})
 LEVELS = ("district", "street", "community")
 OUTCOMES = ("confirmed", "not_in_need", "unreachable", "declined")
 RATINGS = ("good", "bad")
@@ -153,7 +155,31 @@ class Referral(_ScoredHousehold, Base):
     #: programme/flag codes joined as ";a;b;" so filters are one LIKE on both back ends
     programme_key: Mapped[str] = mapped_column(String(256), default=";")
     flag_key: Mapped[str] = mapped_column(String(256), default=";")
+    #: programmes the household already receives (active grants); NULL: not in the snapshot
+    receiving: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="open")
+    #: not on the previous month's list in the case store; NULL: that list is not loaded
+    new_this_month: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+
+class Assignment(Base):
+    """A referral assigned to a caseworker of its street, with its due date; a reassignment
+    ends the current row (``ended_at``) and adds one naming the previous caseworker, so the
+    rows of a referral are its assignment history (who, when, from whom)."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (Index("ix_assignments_assignee", "assignee_id", "ended_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"),
+                                             index=True)
+    household_id: Mapped[str] = mapped_column(String(64))
+    street_code: Mapped[str] = mapped_column(String(32), index=True)
+    assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    previous_assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    due_date: Mapped[dt.date] = mapped_column()
+    ended_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 class Decision(Base):
@@ -180,6 +206,24 @@ class Decision(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}
+
+
+class DecisionRevision(Base):
+    """One change of a decision: who, when, and each changed field's value before and after
+    (``changes``: ``{field: [before, after]}``); ``revision`` is the decision's version after
+    the change (1: recorded)."""
+
+    __tablename__ = "decision_revisions"
+    __table_args__ = (UniqueConstraint("decision_id", "revision"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"))
+    household_id: Mapped[str] = mapped_column(String(64), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    #: ``create``, ``update``, or ``baseline`` (the state found when history began)
+    action: Mapped[str] = mapped_column(String(16))
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class Contest(Base):
@@ -236,3 +280,86 @@ class UserSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+# 水管家 water-meter alerts (issue 19): registrations, durable meter state, rejected messages,
+# alerts. Meter and household ids are pseudonyms; no raw meter id is ever stored.
+ALERT_RULES = ("silence", "continuous_flow")
+#: an alert's status: open -> acknowledged -> resolved; unacknowledged in time: escalated
+ALERT_STATUSES = ("open", "escalated", "acknowledged", "resolved")
+#: what the visit found (``unreachable`` escalates to the street lead)
+ALERT_OUTCOMES = ("visited_fine", "visited_help_needed", "unreachable")
+
+
+class MeterRegistration(Base):
+    """A registered smart water meter: the household it watches, its street and profile."""
+
+    __tablename__ = "meter_registrations"
+    meter_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    household_id: Mapped[str] = mapped_column(String(64), index=True)
+    street_code: Mapped[str] = mapped_column(String(32))
+    community_code: Mapped[str] = mapped_column(String(32), default="")
+    profile: Mapped[str] = mapped_column(String(32))
+    registered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MeterState(Base):
+    """What the listener knows of one meter (event times, UTC); written in the transaction that
+    raises the meter's alerts, so a restart neither loses nor repeats one."""
+
+    __tablename__ = "meter_states"
+    meter_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_ts: Mapped[dt.datetime | None] = mapped_column()
+    last_litres: Mapped[float | None] = mapped_column(Float)
+    last_use_at: Mapped[dt.datetime | None] = mapped_column()
+    flow_since: Mapped[dt.datetime | None] = mapped_column()
+    readings: Mapped[int] = mapped_column(Integer, default=0)
+    #: the learned usual pattern: litres per hour of day, longest daily gap, days learned
+    usual: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class MeterReject(Base):
+    """A meter message refused by validation, kept with its reason (never crashes the listener)."""
+
+    __tablename__ = "meter_rejects"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    topic: Mapped[str] = mapped_column(String(256))
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[str] = mapped_column(Text, default="")
+
+
+class Alert(Base):
+    """An urgent item for a household's street, one per household, rule and episode (the
+    silence's last use, or the flow's start); ``version`` guards concurrent actions."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("household_id", "rule", "episode"),
+                      Index("ix_alerts_queue", "street_code", "status"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    household_id: Mapped[str] = mapped_column(String(64), index=True)
+    meter_id: Mapped[str] = mapped_column(String(32))
+    street_code: Mapped[str] = mapped_column(String(32))
+    community_code: Mapped[str] = mapped_column(String(32), default="")
+    profile: Mapped[str] = mapped_column(String(32))
+    rule: Mapped[str] = mapped_column(String(32))
+    episode: Mapped[str] = mapped_column(String(32))
+    span_hours: Mapped[float] = mapped_column(Float)
+    #: event time of the reading that raised it, and the meter's last reading then
+    detected_at: Mapped[dt.datetime] = mapped_column()
+    last_reading_at: Mapped[dt.datetime] = mapped_column()
+    last_litres: Mapped[float] = mapped_column(Float)
+    usual_zh: Mapped[str] = mapped_column(Text, default="")
+    usual_en: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    escalated_at: Mapped[dt.datetime | None] = mapped_column()
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column()
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column()
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}

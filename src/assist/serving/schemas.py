@@ -118,6 +118,9 @@ class ReferralPublic(_Out):
     allocated_programmes: list[str]
     flags: list[str]
     status: str
+    receiving: list[str] | None = Field(default=None, description=(
+        "Programmes the household already receives (active grants); null: not in the "
+        "snapshot it was loaded from."))
     last_outcome: str | None = Field(default=None, description=(
         "The household's last decision before this month (an outcome, or 'pending': allocated, "
         "not decided yet); null: none recorded."))
@@ -127,6 +130,9 @@ class ReferralPublic(_Out):
         "pending_overdue, retry, reopened_changed, relisted, follow_up_due, ..."))
     listing_zh: str | None = None
     listing_en: str | None = None
+    new_this_month: bool | None = Field(default=None, description=(
+        "Not on the previous month's list (true), on it (false); null: the previous month's "
+        "list is not in the case store."))
 
 
 class ReferralPage(_Out):

@@ -179,6 +179,19 @@ APPLY_FACTOR = {"non_local": 0.3, "lone_elderly": 0.35, "known": 1.5}
 OUTCOME_IF_NEEDY = (0.86, 0.04, 0.06, 0.04)
 OUTCOME_IF_NOT_NEEDY = (0.06, 0.84, 0.06, 0.04)
 CASEWORKERS_PER_STREET = 8
+#: what a grant does to the household's latent need: (reduction of the need score, months
+#: after the grant starts before it is felt), per programme. The need score is in units where
+#: the cut point is 0 and a typical household in need stands 0.1-1.0 above it; a cash
+#: transfer that covers the gap to the minimum-living line (dibao, tekun) lifts most of the
+#: households it reaches out of need, targeted aid (medical, education, housing) less, and
+#: employment help only after a few months. Applies to grants that start during the
+#: simulated period (grants held before it are part of the calibrated starting district), for
+#: as long as the grant runs; one-off temporary aid is felt in its own month only.
+GRANT_EFFECT: dict[str, tuple[float, int]] = {
+    "dibao": (0.5, 1), "low_income": (0.3, 1), "tekun": (0.6, 1), "expenditure": (0.3, 1),
+    "medical": (0.3, 1), "education": (0.2, 1), "employment": (0.3, 3), "housing": (0.3, 1),
+    "temporary": (0.4, 0), "charity": (0.15, 1),
+}
 
 #: missing-value rates of nullable columns (table, column) -> rate
 MISSING_RATES: dict[tuple[str, str], float] = {

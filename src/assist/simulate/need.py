@@ -134,8 +134,11 @@ class Need:
 
 
 def score(rng: np.random.Generator, h: Households, a: Household, line: float,
-          threshold: float | None) -> tuple[Need, float]:
-    """Latent need score and cause contributions; fixes the threshold on first use."""
+          threshold: float | None, relief: np.ndarray | None = None) -> tuple[Need, float]:
+    """Latent need score and cause contributions; fixes the threshold on first use.
+
+    ``relief``: what the household's grants take off its need score this month
+    (:func:`assist.simulate.services.relief`)."""
     n = len(h)
     size = np.maximum(a.size, 1)
     savings = h.assets / (size * 36.0)
@@ -183,6 +186,8 @@ def score(rng: np.random.Generator, h: Households, a: Household, line: float,
     c[np.arange(n), fallback] += np.where(total > 0, 0.0, econ_income)
 
     raw = c.sum(axis=1) + h.hidden + rng.normal(0, 0.1, n)
+    if relief is not None:
+        raw = raw - relief
     raw = np.where(h.exists, raw, -np.inf)
     if threshold is None:
         threshold = float(np.quantile(raw[h.exists], 1 - cal.TRUE_NEED_RATE))

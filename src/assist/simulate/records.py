@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assist.features import codes
-from assist.simulate import textgen
+from assist.simulate import identity, textgen
 from assist.simulate.calibration import CASEWORKERS_PER_STREET, MISSING_RATES
 from assist.simulate.events import MonthEvents
 from assist.simulate.need import C, Household, Need
@@ -130,6 +130,7 @@ def persons(m: Month, rng: np.random.Generator) -> Columns:
         "hukou": textgen.take(codes.HUKOU, p.hukou[rows]),
         "education_level": with_nulls(textgen.take(codes.EDUCATION_LEVELS, edu),
                                    _missing(rng, "persons", "education_level", n)),
+        "phone": identity.phones(rows, age, m.keys["person"]),
     }
 
 
@@ -266,6 +267,8 @@ def water_readings(m: Month, rng: np.random.Generator) -> Columns:
         "reading_date": _ts(day),
         "litres": _num(np.where(silent, 0.0, litres), pa.float64(),
                        _missing(rng, "water_readings", "litres", n)),
+        # the person's smart meter (水管家 registration), read by the meter simulator
+        "meter_id": textgen.join("WM", m.p.pid.take(pa.array(person))),
     }
 
 

@@ -113,6 +113,8 @@ class District:
     grants: Grants = field(default_factory=Grants)
     pending: Claims = field(default_factory=Claims)
     threshold: float | None = None
+    #: grants that start after this day change the household's need (GRANT_EFFECT)
+    since: np.datetime64 = field(default_factory=lambda: np.datetime64("NaT", "D"))
 
     def rng(self, month: int, part: str) -> np.random.Generator:
         """The generator of one part of one month."""
@@ -127,11 +129,15 @@ def _build(seed: int, households: int, first: Calendar) -> District:
     p, _ = population.build_persons(rng, template, first.start, keys)
     line = float(minimum_living_line(str(first.start)))
     population.settle_households(rng, h, p, need.usual_income(p, h, first.start), line)
-    return District(seed=seed, p=p, h=h, keys=keys)
+    return District(seed=seed, p=p, h=h, keys=keys, since=first.start)
 
 
-def _live(d: District, cal: Calendar) -> records.Month:
-    """One month of life, need and services; returns what the month's records are built from."""
+def _live(d: District, cal: Calendar, outreach: np.ndarray | None = None) -> records.Month:
+    """One month of life, need and services; returns what the month's records are built from.
+
+    ``outreach``: households (row numbers) the system allocated for a visit this month; they
+    are visited with what the caseworker finds drawn from the hidden truth (households the
+    district visits anyway this month keep that visit), and confirmed ones are granted."""
     k = cal.index + 1
     p, h = d.p, d.h
     line = float(minimum_living_line(str(cal.end)))
@@ -140,11 +146,16 @@ def _live(d: District, cal: Calendar) -> records.Month:
     school = events.schooling(p, ev.age, cal)
     agg = need.aggregate(p, h, ev.age, ev.oop, school[0], school[2], ev.admitted)
     need.smooth_medical(h, agg, first=cal.index == 0)
-    nd, d.threshold = need.score(d.rng(k, "need"), h, agg, line, d.threshold)
+    nd, d.threshold = need.score(d.rng(k, "need"), h, agg, line, d.threshold,
+                                 services.relief(d.grants, len(h), cal, d.since))
     if cal.index == 0:
         d.grants = services.initial_grants(d.rng(k, "initial"), h, agg, nd, cal, line, d.keys)
     gone = h.exists & (np.bincount(p.hh[p.alive & ~ev.died], minlength=len(h)) == 0)
     visits = services.visits(d.rng(k, "visits"), h, agg, nd, d.grants, cal, d.keys)
+    if outreach is not None and len(outreach):
+        extra = np.setdiff1d(outreach[h.exists[outreach]], visits.hh)
+        visits = services.join(visits, services.outreach(
+            d.rng(k, "outreach"), extra, h, agg, nd, cal, d.keys))
     services.decide(d.rng(k, "decide"), h, agg, nd, visits, d.grants, cal, line, d.keys, gone)
     appeals = services.appeals(d.rng(k, "appeals"), h, agg, nd, cal, d.keys)
     settled = d.pending.split(d.pending.settle <= cal.as_of("medical_claims"))

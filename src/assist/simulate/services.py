@@ -234,6 +234,53 @@ def decide(rng: np.random.Generator, h: Households, a: Household, need: Need, v:
     g.append(grant(rng, new, h, a, need, line, start, keys))
 
 
+def relief(g: Grants, n: int, cal_: Calendar, since: np.datetime64) -> np.ndarray:
+    """Reduction of each household's need score this month by its grants that started after
+    ``since`` (:data:`~assist.simulate.calibration.GRANT_EFFECT`: size and delay)."""
+    out = np.zeros(n)
+    if not len(g.hh):
+        return out
+    size = np.array([cal.GRANT_EFFECT[p][0] for p in codes.PROGRAMMES])[g.programme]
+    delay = np.array([cal.GRANT_EFFECT[p][1] for p in codes.PROGRAMMES])[g.programme]
+    felt_from = (g.start.astype("datetime64[M]") + delay).astype("datetime64[D]")
+    active = (g.start > since) & (felt_from <= cal_.start) \
+        & (np.isnat(g.end) | (g.end >= cal_.start))
+    np.add.at(out, g.hh[active], size[active])
+    return out
+
+
+def outreach(rng: np.random.Generator, hh: np.ndarray, h: Households, a: Household,
+             need: Need, cal_: Calendar, keys: IdKeys) -> Visits:
+    """The visits the system allocated (households ``hh``), with what the caseworker finds:
+    drawn from the hidden truth with the calibrated error rates of every visit
+    (:data:`~assist.simulate.calibration.OUTCOME_IF_NEEDY` / ``_NOT_NEEDY``: confirmed,
+    not in need, unreachable, declined), non-local households harder to reach and lone
+    elderly people declining more, as for the district's own visits."""
+    hh = np.asarray(hh, dtype=np.int64)
+    needy = need.in_need()[hh]
+    probs = np.where(needy[:, None], np.array(cal.OUTCOME_IF_NEEDY),
+                     np.array(cal.OUTCOME_IF_NOT_NEEDY))
+    found = np.where(needy, CONFIRMED, NOT_IN_NEED)
+    rows = np.arange(len(hh))
+    for flag, col, shift in ((a.non_local, UNREACHABLE, 0.06), (a.lone_elderly, DECLINED, 0.04)):
+        moved = np.where(flag[hh], shift, 0.0)
+        probs[:, col] += moved
+        probs[rows, found] -= moved
+    cum = np.cumsum(probs, axis=1)
+    outcome = np.minimum((rng.random(len(hh))[:, None] >= cum).sum(axis=1), 3)
+    lo, hi = cal_.window("verifications")
+    date = lo + rng.integers(0, int((hi - lo).astype(int)) + 1, len(hh)).astype("timedelta64[D]")
+    return Visits(seq=keys.next("verification", len(hh)), hh=hh,
+                  trigger=np.full(len(hh), REFERRAL, np.int8), outcome=outcome.astype(np.int8),
+                  date=date, caseworker=rng.integers(1, cal.CASEWORKERS_PER_STREET + 1, len(hh)))
+
+
+def join(a: Visits, b: Visits) -> Visits:
+    """The visits of ``a`` then ``b``."""
+    return Visits(**{f: np.concatenate([getattr(a, f), getattr(b, f)])
+                     for f in ("seq", "hh", "trigger", "outcome", "date", "caseworker")})
+
+
 def prune(g: Grants, cal_: Calendar) -> None:
     """Forget grants that ended by the end of this month (they were reported this month)."""
     g.keep(np.isnat(g.end) | (g.end > cal_.end))

@@ -25,6 +25,9 @@ __all__ = ["DECISION_COLUMNS", "DECISIONS_FILE", "LABEL_COLUMNS", "REQUIRED_LABE
 #: feature month the label trains; ``updated_at``: when the decision last changed (the latest
 #: wins). The last two are optional: files without them are read as before.
 LABEL_COLUMNS = ("household_id", "month", "outcome", "date", "referral_month", "updated_at")
+#: optional: how the referral's visit was chosen and its propensity (from its month's snapshot;
+#: ``assist simulate-loop`` writes them), which population calibration weighs labels by
+PROPENSITY_COLUMNS = ("selection", "propensity")
 #: the columns a labels file must have (files written before ``referral_month`` have these)
 REQUIRED_LABEL_COLUMNS = LABEL_COLUMNS[:4]
 
@@ -38,7 +41,8 @@ def write_labels(labels: pd.DataFrame, path: Path) -> Path:
                          column=missing[0])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame = labels.loc[:, [c for c in LABEL_COLUMNS if c in labels.columns]]
+    frame = labels.loc[:, [c for c in (*LABEL_COLUMNS, *PROPENSITY_COLUMNS)
+                           if c in labels.columns]]
     if path.suffix == ".parquet":
         frame.to_parquet(path, index=False)
     else:

@@ -57,7 +57,7 @@ FIRST_REVISION = "r1"
 #: list columns (Parquet ``list<string>``) and the separator that joins them in CSV lists
 LIST_COLUMNS: dict[str, str] = {
     "top_factors_en": "; ", "top_factors_zh": "；", "programmes": ";",
-    "allocated_programmes": ";", "reasons_en": "; ", "reasons_zh": "；",
+    "allocated_programmes": ";", "reasons_en": "; ", "reasons_zh": "；", "receiving": ";",
 }
 LIST_TYPE = pa.list_(pa.string())
 

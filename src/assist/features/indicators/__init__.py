@@ -39,7 +39,7 @@ def assemble() -> Catalog:
                 unit=spec.unit, direction=spec.direction, cutoff=spec.cutoff,
                 weight=weights[dim], description=(fn.__doc__ or "").strip(), cause=spec.cause,
                 sources=spec.sources, missing=spec.missing, compute=fn,
-                sentence_en=spec.sentence_en, sentence_zh=spec.sentence_zh,
+                sentence_en=spec.sentence_en, sentence_zh=spec.sentence_zh, phrases=spec.phrases,
             ))
     return Catalog(name="builtin", version=CATALOG_VERSION, indicators=tuple(entries),
                    dimension_entries=tuple(m.DIMENSION for m in modules))

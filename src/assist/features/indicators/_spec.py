@@ -15,6 +15,7 @@ import numpy as np
 
 from assist.features.catalog import NOT_DEPRIVED_IF_MISSING, MissingRule
 from assist.features.view import SourceView
+from assist.features.wording import Phrases
 
 Builder = Callable[[SourceView], np.ndarray]
 
@@ -33,6 +34,7 @@ class IndicatorSpec:
     sentence_en: str
     sentence_zh: str
     missing: MissingRule = NOT_DEPRIVED_IF_MISSING
+    phrases: Phrases | None = None
 
 
 def indicator(**fields: object) -> Callable[[Builder], Builder]:

@@ -6,7 +6,8 @@ import numpy as np
 
 from assist.features.catalog import Dimension
 from assist.features.indicators._spec import indicator
-from assist.features.view import SCHOOL_AGE, SourceView, as_bool, as_float, ratio
+from assist.features.view import RATIO_CAP, SCHOOL_AGE, SourceView, as_bool, as_float, ratio
+from assist.features.wording import Phrases
 
 DIMENSION = Dimension(id="education", name_zh="教育", name_en="Education", order=6)
 
@@ -35,6 +36,11 @@ def children_not_enrolled(v: SourceView) -> np.ndarray:
     sources=("school_enrolment", "income"),
     sentence_en="schooling costs take {value:.0%} of income",
     sentence_zh="教育支出占收入的{value:.0%}",
+    phrases=Phrases(missing_en="no income on record: burden unknown",
+                    missing_zh="无收入记录，教育负担未知",
+                    zero_en="no schooling costs", zero_zh="无教育支出", cap=RATIO_CAP,
+                    over_en="schooling costs exceed {cap}× income",
+                    over_zh="教育支出超过收入的{cap}倍"),
 )
 def education_cost_burden(v: SourceView) -> np.ndarray:
     """Monthly education cost of all children ÷ monthly income (0 without children in school)."""

@@ -6,7 +6,8 @@ import numpy as np
 
 from assist.features.catalog import Dimension, MissingRule
 from assist.features.indicators._spec import indicator
-from assist.features.view import SourceView, as_bool, as_float, ratio
+from assist.features.view import RATIO_CAP, SourceView, as_bool, as_float, ratio
+from assist.features.wording import Phrases
 
 DIMENSION = Dimension(id="health", name_zh="健康", name_en="Health", order=4)
 
@@ -42,6 +43,11 @@ def members_severe_disability(v: SourceView) -> np.ndarray:
     sources=("medical_claims", "income"),
     sentence_en="out-of-pocket medical cost is {value:.0%} of income",
     sentence_zh="自付医疗费用占收入的{value:.0%}",
+    phrases=Phrases(missing_en="no income on record: burden unknown",
+                    missing_zh="无收入记录，医疗负担未知",
+                    zero_en="no out-of-pocket medical cost", zero_zh="无自付医疗费用",
+                    cap=RATIO_CAP, over_en="out-of-pocket medical cost exceeds {cap}× income",
+                    over_zh="自付医疗费用超过收入的{cap}倍"),
     missing=MissingRule("not_deprived", "income not reported: burden unknown"),
 )
 def oop_medical_ratio(v: SourceView) -> np.ndarray:

@@ -6,7 +6,8 @@ import numpy as np
 
 from assist.features.catalog import Dimension, MissingRule
 from assist.features.indicators._spec import indicator
-from assist.features.view import SourceView, as_bool, as_float, ratio
+from assist.features.view import RATIO_CAP, SourceView, as_bool, as_float, ratio
+from assist.features.wording import Phrases
 
 DIMENSION = Dimension(id="housing", name_zh="居住", name_en="Housing", order=3)
 #: condition -> hardship score (0 good ... 3 dilapidated)
@@ -49,6 +50,9 @@ def housing_condition(v: SourceView) -> np.ndarray:
     name_zh="房租负担", name_en="Rent burden",
     unit="× income", direction=1, cutoff=0.3, cause="housing", sources=("housing", "income"),
     sentence_en="rent takes {value:.0%} of income", sentence_zh="房租占收入的{value:.0%}",
+    phrases=Phrases(missing_en="rent or income not on record", missing_zh="无房租或收入记录",
+                    zero_en="no rent paid", zero_zh="无房租支出", cap=RATIO_CAP,
+                    over_en="rent exceeds {cap}× income", over_zh="房租超过收入的{cap}倍"),
     missing=MissingRule("not_deprived", "rent or income not recorded"),
 )
 def rent_burden(v: SourceView) -> np.ndarray:

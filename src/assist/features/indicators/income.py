@@ -6,7 +6,8 @@ import numpy as np
 
 from assist.features.catalog import Dimension, MissingRule
 from assist.features.indicators._spec import indicator
-from assist.features.view import SourceView, as_float, ratio
+from assist.features.view import RATIO_CAP, SourceView, as_float, ratio
+from assist.features.wording import Phrases
 
 DIMENSION = Dimension(id="income", name_zh="收入", name_en="Income", order=1)
 
@@ -14,8 +15,12 @@ DIMENSION = Dimension(id="income", name_zh="收入", name_en="Income", order=1)
 @indicator(
     name_zh="人均收入与低保标准之比", name_en="Income per member vs minimum-living line",
     unit="× line", direction=-1, cutoff=2.0, cause="income_loss", sources=("income", "persons"),
-    sentence_en="income per member is {value:.1f}× the minimum-living line",
-    sentence_zh="人均收入为低保标准的{value:.1f}倍",
+    sentence_en="income per member is {value:.2g}× the minimum-living line",
+    sentence_zh="人均收入为低保标准的{value:.2g}倍",
+    phrases=Phrases(missing_en="no income on record", missing_zh="无收入记录",
+                    zero_en="no income declared", zero_zh="无申报收入", cap=RATIO_CAP,
+                    over_en="income per member is more than {cap}× the minimum-living line",
+                    over_zh="人均收入超过低保标准的{cap}倍"),
     missing=MissingRule("not_deprived", "income not reported: not counted as deprived"),
 )
 def income_per_capita_ratio(v: SourceView) -> np.ndarray:
@@ -28,6 +33,8 @@ def income_per_capita_ratio(v: SourceView) -> np.ndarray:
     unit="months", direction=-1, cutoff=24.0, cause="income_loss", sources=("income", "persons"),
     sentence_en="savings per member cover {value:.0f} months of the minimum-living line",
     sentence_zh="人均金融资产仅够{value:.0f}个月低保标准",
+    phrases=Phrases(missing_en="no financial assets on record", missing_zh="无金融资产记录",
+                    zero_en="no savings declared", zero_zh="无申报存款或金融资产"),
     missing=MissingRule("not_deprived", "assets not reported: not counted as deprived"),
 )
 def financial_assets_months(v: SourceView) -> np.ndarray:
@@ -55,6 +62,7 @@ def arrears_months(v: SourceView) -> np.ndarray:
     unit="share", direction=1, cutoff=0.3, cause="income_loss", sources=("income",),
     sentence_en="income fell by {value:.0%} from its level in the past year",
     sentence_zh="收入较近一年高点下降{value:.0%}",
+    phrases=Phrases(zero_en="income did not fall in the past year", zero_zh="近一年收入未下降"),
     missing=MissingRule("not_deprived", "no earlier income on record: no drop measured"),
 )
 def income_drop_12m(v: SourceView) -> np.ndarray:

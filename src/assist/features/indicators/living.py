@@ -6,7 +6,15 @@ import numpy as np
 
 from assist.features.catalog import Dimension, MissingRule
 from assist.features.indicators._spec import indicator
-from assist.features.view import ELDERLY_AGE, SourceView, as_float, factorize_runs, ratio
+from assist.features.view import (
+    ELDERLY_AGE,
+    RATIO_CAP,
+    SourceView,
+    as_float,
+    factorize_runs,
+    ratio,
+)
+from assist.features.wording import Phrases
 
 DIMENSION = Dimension(id="living", name_zh="生活", name_en="Living conditions", order=2)
 SILENCE_WINDOW_DAYS = 30
@@ -18,6 +26,11 @@ SILENCE_WINDOW_DAYS = 30
     sources=("income", "medical_claims", "school_enrolment", "housing"),
     sentence_en="medical, schooling and rent costs take {value:.0%} of income",
     sentence_zh="医疗、教育和房租支出占收入的{value:.0%}",
+    phrases=Phrases(missing_en="no income on record: burden unknown",
+                    missing_zh="无收入记录，支出负担未知",
+                    zero_en="no medical, schooling or rent costs", zero_zh="无医疗、教育和房租支出",
+                    cap=RATIO_CAP, over_en="medical, schooling and rent costs exceed {cap}× income",
+                    over_zh="医疗、教育和房租支出超过收入的{cap}倍"),
     missing=MissingRule("not_deprived", "income not reported: burden unknown"),
 )
 def essential_expenditure_burden(v: SourceView) -> np.ndarray:

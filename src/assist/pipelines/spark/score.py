@@ -68,7 +68,8 @@ from assist.storage.store import MANIFEST_FILE, file_sha256
 RANKS = ("rank_district", "rank_street", "rank_community")
 SCORE_TYPES = {"street_code": "string", "community_code": "string", "raw_score": "double",
                "probability": "double", "band": "string", "deprivation_score": "double",
-               "deprivation_poor": "boolean", "referable_programmes": "long"}
+               "deprivation_poor": "boolean", "head_sex": "string", "head_age_band": "string",
+               "head_hukou": "string", "has_disability": "string", "referable_programmes": "long"}
 FLAG_TYPES = {**dict.fromkeys(FLAGS, "boolean"), "warning": "boolean", "flags": "string",
               "changes_en": "string", "changes_zh": "string", "probability_change": "double",
               "previous_band": "string"}
@@ -272,7 +273,7 @@ def _month(spark: Any, stage: Any, *, columns: dict[str, str], mode: str, model:
                        receiving=receiving.astype(bool), referable=carried.match.referable)
     return _Month(scores=scores, match=m, alloc=alloc, listed=listed, expl=expl,
                   flags=_strip(listed_rows, "w__") if mode != "none" else None,
-                  flag_bools=flag_bools, carry=carry_columns(carried.carry),
+                  flag_bools=flag_bools, carry=carry_columns(carried),
                   carry_summary=carried.summary)
 
 

@@ -13,8 +13,11 @@ from fastapi.staticfiles import StaticFiles
 
 from assist.serving.pages import (
     account,
+    alerts,
+    assignments,
     caseworker,
     contests,
+    identity,
     manager,
     methodology,
     monitoring,
@@ -27,13 +30,16 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(include_in_schema=False)
 for _r in (account.router, caseworker.router, contests.router, manager.router, monitoring.router,
-           versions.router, methodology.router):
+           versions.router, methodology.router, assignments.router, identity.router,
+           alerts.router):
     router.include_router(_r)
 
 
 def install(app: FastAPI) -> None:
     """Mount ``/static``, the page routes, their templates, translations and error pages."""
     web.install(app)
+    identity.install(app)  # the identity_of template global (caseworkers' identity block)
+    alerts.install(app)  # the urgent_alerts template global (the referral list's banner)
     app.state.page_cache = PageCache()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(router)

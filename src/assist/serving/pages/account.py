@@ -37,6 +37,8 @@ def home_of(role: str) -> str:
     """Where a role lands after signing in."""
     if role in ("manager", "admin"):
         return "/coverage"
+    if role == "lead":  # a street lead assigns the visits of its streets
+        return "/assignments"
     return "/models" if role == "data_scientist" else "/referrals"
 
 

@@ -1,32 +1,15 @@
-"""Read-only aggregates the pages need beyond the API's services: which listed households
-are new this month, and coverage per street of the current snapshot."""
+"""Read-only aggregates the pages need beyond the API's services: coverage per street of the
+current snapshot. (Which listed households are new this month is stored at load:
+:mod:`assist.serving.services.new_listings`.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from assist.serving.models import HouseholdScore, Referral, Snapshot
-
-
-def previous_snapshot(session: Session, current: Snapshot) -> Snapshot | None:
-    """The snapshot before ``current``, if any."""
-    return session.scalars(select(Snapshot).where(Snapshot.as_of < current.as_of)
-                           .order_by(Snapshot.as_of.desc()).limit(1)).first()
-
-
-def new_this_month(session: Session, *, current: Snapshot, household_ids: Iterable[str]) -> set[str]:
-    """Those of ``household_ids`` not referred in the previous snapshot (all, if none)."""
-    ids = set(household_ids)
-    prev = previous_snapshot(session, current)
-    if prev is None or not ids:
-        return ids
-    before = set(session.scalars(select(Referral.household_id).where(
-        Referral.snapshot_id == prev.id, Referral.household_id.in_(ids))))
-    return ids - before
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,9 @@ from assist.serving.services.users import principal
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FORM_TYPE = "application/x-www-form-urlencoded"
-MAX_FIELDS = 64
+#: most fields a form may post: the visit assignment form posts one per checked visit (at most
+#: 200, :class:`assist.serving.schemas_visits.AssignCreate`) besides its own few
+MAX_FIELDS = 256
 #: form fields typed into a multi-line box: tab, CR and LF allowed (other controls refused)
 FREE_TEXT_FIELDS = frozenset({"note", "override_reason", "rating_reason", "text", "reason"})
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -51,6 +53,9 @@ MODELLERS = frozenset({"data_scientist", "manager", "admin"})
 #: the main navigation, declared once: (path, label, roles that see it; None: every role)
 NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("/referrals", N_("Referral list"), None),
+    ("/alerts", N_("Urgent alerts"), frozenset({"caseworker", "lead", "manager", "admin"})),
+    ("/my-visits", N_("My visits"), frozenset({"caseworker"})),
+    ("/assignments", N_("Assign visits"), frozenset({"lead", "manager"})),
     ("/coverage", N_("Coverage by street"), MANAGERS),
     ("/fairness", N_("Fairness"), ANALYSTS),
     ("/early-warning", N_("Early warnings"), MANAGERS),

@@ -7,10 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
-from assist.serving import audit
 from assist.serving.auth import Principal
-from assist.serving.deps import SessionDep, endpoint, require
-from assist.serving.errors import ApiError
+from assist.serving.deps import SessionDep, endpoint, probe_audited, require
 from assist.serving.schemas import ContestCreate, ContestDecide, ContestList, ContestPublic, json_response
 from assist.serving.services import contests as svc
 
@@ -24,15 +22,8 @@ def create(request: Request, session: SessionDep, body: ContestCreate,
            who: Annotated[Principal, Depends(require("contests:write"))]) -> Response:
     """Record a household's contest: grounds, its words, the disputed indicators (a household
     unknown or outside the caller's streets: 404, and the probe is audited)."""
-    try:
+    with probe_audited(request, session, who=who, household_id=body.household_id):
         out = svc.create_contest(session, who=who, body=body, endpoint=endpoint(request))
-    except ApiError as exc:
-        if exc.status == 404:
-            session.rollback()
-            request.app.state.audit.write(who=who, action=audit.DENIED,
-                                          endpoint=endpoint(request),
-                                          household_id=body.household_id)
-        raise
     return json_response(out, status_code=201)
 
 

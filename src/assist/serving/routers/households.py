@@ -7,10 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
-from assist.serving import audit
 from assist.serving.auth import Principal
-from assist.serving.deps import SessionDep, endpoint, require
-from assist.serving.errors import ApiError
+from assist.serving.deps import SessionDep, endpoint, probe_audited, require
 from assist.serving.schemas import HOUSEHOLD_ID_PATTERN, HouseholdDetail, HouseholdNotice, json_response
 from assist.serving.services.households import household_detail
 from assist.serving.services.notice import household_notice
@@ -29,14 +27,9 @@ def household(
 ) -> Response:
     """Indicators (zh/en), dimension profile, explanation, programmes, history, decisions
     (a household unknown or outside the caller's streets: 404, and the probe is audited)."""
-    try:
+    with probe_audited(request, session, who=who, household_id=household_id):
         detail = household_detail(session, who=who, household_id=household_id,
                                   endpoint=endpoint(request), audit_log=request.app.state.audit)
-    except ApiError as exc:
-        if exc.status == 404:
-            request.app.state.audit.write(who=who, action=audit.DENIED,
-                                          endpoint=endpoint(request), household_id=household_id)
-        raise
     return json_response(detail)
 
 
@@ -47,13 +40,7 @@ def notice(request: Request, session: SessionDep, household_id: HouseholdId,
     """The notice to a visited household (PIPL art. 24), Chinese and English: identified by
     the service, the departments' data used, its top factors, the visit's decision, and how
     to ask, correct data or contest (outside the caller's streets: 404, the probe audited)."""
-    try:
+    with probe_audited(request, session, who=who, household_id=household_id):
         out = household_notice(session, who=who, household_id=household_id,
                                endpoint=endpoint(request))
-    except ApiError as exc:
-        if exc.status == 404:
-            session.rollback()
-            request.app.state.audit.write(who=who, action=audit.DENIED,
-                                          endpoint=endpoint(request), household_id=household_id)
-        raise
     return json_response(out)

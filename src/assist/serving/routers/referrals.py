@@ -10,7 +10,18 @@ from starlette.responses import Response
 from assist.serving import audit
 from assist.serving.auth import Principal
 from assist.serving.deps import SessionDep, endpoint, require
-from assist.serving.schemas import Band, Code, ReferralPage, Status, json_response
+from assist.serving.list_filters import (
+    BAND_NAMES,
+    CAUSE_NAMES,
+    FLAG_NAMES,
+    BandCode,
+    CauseCode,
+    FlagCode,
+    ProgrammeCode,
+    describe,
+    programme_names,
+)
+from assist.serving.schemas import Code, ReferralPage, Status, json_response
 from assist.serving.services.referrals import Filters, Sort, list_referrals
 
 router = APIRouter(prefix="/referrals", tags=["referrals"])
@@ -20,21 +31,30 @@ router = APIRouter(prefix="/referrals", tags=["referrals"])
 def referrals(
     request: Request, session: SessionDep,
     who: Annotated[Principal, Depends(require("referrals:read"))],
-    street: Annotated[Code | None, Query(description="Street code, e.g. S01.")] = None,
-    community: Annotated[Code | None, Query(description="Community code, e.g. S01C003.")] = None,
-    band: Annotated[Band | None, Query()] = None,
-    cause: Annotated[Code | None, Query(description="Primary distress cause.")] = None,
-    programme: Annotated[Code | None, Query(description="Matched programme code.")] = None,
-    flag: Annotated[Code | None, Query(description="Early-warning flag.")] = None,
+    street: Annotated[Code | None, Query(description=(
+        "Street code, e.g. S01; a caseworker's street outside their own is a 403."))] = None,
+    community: Annotated[Code | None, Query(description=(
+        "Community code, e.g. S01C003 (within the caller's streets, else 403)."))] = None,
+    band: Annotated[BandCode | None, Query(
+        description=f"Need band: {describe(BAND_NAMES)}.")] = None,
+    cause: Annotated[CauseCode | None, Query(
+        description=f"Primary distress cause: {describe(CAUSE_NAMES)}.")] = None,
+    programme: Annotated[ProgrammeCode | None, Query(
+        description=f"Matched programme: {describe(programme_names())}.")] = None,
+    flag: Annotated[FlagCode | None, Query(
+        description=f"Early-warning flag: {describe(FLAG_NAMES)}.")] = None,
     status: Annotated[Status | None, Query()] = None,
-    allocated: Annotated[bool | None, Query()] = None,
+    allocated: Annotated[bool | None, Query(
+        description="true: this month's allocated visits only; false: the rest.")] = None,
     sort: Annotated[Sort, Query()] = "rank_street",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
     """Referrals of the current snapshot in the caller's streets, filtered, sorted, paged
-    (the read's audit entry, with the pseudonyms listed, is committed before the response
-    leaves)."""
+    (default order: every street's allocated visits first, then the rest, by street and
+    rank). Filter codes are enums: an unknown one is a 422 naming the field and the allowed
+    values. The read's audit entry, with the pseudonyms listed, is committed before the
+    response leaves."""
     out = list_referrals(session, who=who, sort=sort, page=page, page_size=page_size,
                          filters=Filters(street=street, community=community, band=band,
                                          cause=cause, programme=programme, flag=flag,

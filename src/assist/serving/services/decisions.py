@@ -21,6 +21,7 @@ from assist.serving.db import flush_versioned
 from assist.serving.errors import ApiError, not_found
 from assist.serving.models import Decision, Referral, Snapshot, utcnow
 from assist.serving.schemas import DecisionBase, DecisionCreate, DecisionPublic, DecisionUpdate
+from assist.serving.services.decision_history import record_revision, state
 from assist.serving.services.households import public_decision
 
 
@@ -82,6 +83,16 @@ def _apply(d: Decision, body: DecisionBase, override: bool) -> None:
     d.updated_at = utcnow()
 
 
+def _conflict(code: str, message: str, current: Decision | None, who: Principal) -> ApiError:
+    """409 carrying the stored decision (``current``, as the caller may see it) so a client
+    can show it beside its own input and merge; ``version`` names the one to send back."""
+    if current is None:
+        return ApiError(409, code, message, field="body.version")
+    return ApiError(409, code, message, field="body.version", decision_id=current.id,
+                    version=current.version, current_version=current.version,
+                    current=public_decision(current, who).model_dump(mode="json"))
+
+
 def _referral_in_scope(session: Session, who: Principal, referral_id: int) -> Referral:
     r = session.get(Referral, referral_id)
     if r is None or not who.sees_street(r.street_code):
@@ -96,9 +107,8 @@ def create_decision(session: Session, *, who: Principal, body: DecisionCreate,
     override = _check(session, body, r)
     existing = session.scalars(select(Decision).where(Decision.referral_id == r.id)).first()
     if existing is not None:
-        raise ApiError(409, "decision_exists", "this referral already has a decision: "
-                       "update it with its current version", decision_id=existing.id,
-                       version=existing.version)
+        raise _conflict("decision_exists", "this referral already has a decision: update it "
+                        "with its current version", existing, who)
     d = Decision(referral_id=r.id, household_id=r.household_id, recorded_by=who.user_id,
                  band_at_decision=r.band, probability_at_decision=r.probability)
     _apply(d, body, override)
@@ -108,7 +118,10 @@ def create_decision(session: Session, *, who: Principal, body: DecisionCreate,
         session.flush()
     except IntegrityError:  # a concurrent first decision won the race
         session.rollback()
-        raise ApiError(409, "decision_exists", "this referral already has a decision") from None
+        winner = session.scalars(select(Decision).where(Decision.referral_id == r.id)).first()
+        raise _conflict("decision_exists", "this referral already has a decision", winner,
+                        who) from None
+    record_revision(session, d, who=who, action="create", before=None)
     audit.record(session, who=who, action="decision.create", endpoint=endpoint,
                  household_id=r.household_id,
                  detail={"decision_id": d.id, "referral_id": r.id, "outcome": d.outcome,
@@ -146,16 +159,22 @@ def update_decision(session: Session, *, who: Principal, decision_id: int, body:
         raise not_found("decision")
     r = _referral_in_scope_or_404(session, who, d.referral_id, "decision")
     if d.version != body.version:
-        raise ApiError(409, "version_conflict", "the decision changed since you read it: "
-                       "reload and retry", field="body.version", current_version=d.version)
+        raise _conflict("version_conflict", "the decision changed since you read it: merge "
+                        "your changes with the current version and save it", d, who)
     override = _check(session, body, r)
-    before = d.outcome
+    before = state(d)
     _apply(d, body, override)
     r.status = body.outcome
-    flush_versioned(session, what="decision")
+    try:
+        flush_versioned(session, what="decision")
+    except ApiError:  # another edit won between our read and write: send its version
+        raise _conflict("version_conflict", "the decision changed concurrently: merge your "
+                        "changes with the current version and save it",
+                        session.get(Decision, decision_id), who) from None
+    record_revision(session, d, who=who, action="update", before=before)
     audit.record(session, who=who, action="decision.update", endpoint=endpoint,
                  household_id=d.household_id,
-                 detail={"decision_id": d.id, "from": before, "outcome": d.outcome,
+                 detail={"decision_id": d.id, "from": before["outcome"], "outcome": d.outcome,
                          "override": override, "version": d.version})
     session.commit()
     return public_decision(d, who)

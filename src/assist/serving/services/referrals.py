@@ -1,4 +1,9 @@
-"""Referral lists scoped to the caller's jurisdiction."""
+"""Referral lists scoped to the caller's jurisdiction.
+
+The default order (``rank_street``) lists this month's allocated visits first — every street's,
+by street and rank — then the rest by street and rank, so a caseworker of several streets finds
+each street's allocated households on the first page. Asking for a street or community outside
+the caller's streets is a 403 that says so (not an empty list)."""
 
 from __future__ import annotations
 
@@ -10,14 +15,14 @@ from sqlalchemy.orm import Session
 
 from assist.serving.auth import Principal
 from assist.serving.errors import ApiError
-from assist.serving.models import Referral, Snapshot
+from assist.serving.models import Jurisdiction, Referral, Snapshot
 from assist.serving.schemas import ReferralPage, ReferralPublic
 from assist.serving.services.snapshots import current_snapshot
 
 Sort = Literal["rank_street", "rank_district", "-probability", "probability", "community",
                "-deprivation_score"]
 SORTS = {
-    "rank_street": (Referral.street_code, Referral.rank_street),
+    "rank_street": (Referral.allocated.desc(), Referral.street_code, Referral.rank_street),
     "rank_district": (Referral.rank_district,),
     "-probability": (Referral.probability.desc(), Referral.rank_district),
     "probability": (Referral.probability, Referral.rank_district),
@@ -38,6 +43,45 @@ class Filters:
     flag: str | None = None
     status: str | None = None
     allocated: bool | None = None
+
+
+def check_scope(session: Session, *, who: Principal, street: str | None,
+                community: str | None) -> None:
+    """403 naming the field when ``street`` or ``community`` lies outside the caller's
+    streets (district roles see every street)."""
+    if who.streets is None:
+        return
+    mine = ", ".join(who.streets)
+    if street is not None and street not in who.streets:
+        raise ApiError(403, "outside_streets",
+                       f"street {street} is not one of your streets ({mine})", field="street")
+    if community is not None:
+        parent = session.scalar(select(Jurisdiction.parent_code)
+                                .where(Jurisdiction.code == community))
+        if parent not in who.streets:
+            raise ApiError(403, "outside_streets", f"community {community} is not in your "
+                           f"streets ({mine})", field="community")
+
+
+def communities(session: Session, streets: list[str] | None) -> list[tuple[str, str]]:
+    """``(community code, street code)`` of the case store's communities in ``streets``
+    (None: the district), by code."""
+    q = select(Jurisdiction.code, Jurisdiction.parent_code).where(
+        Jurisdiction.level == "community").order_by(Jurisdiction.code)
+    if streets is not None:
+        q = q.where(Jurisdiction.parent_code.in_(streets))
+    return [(c, str(p)) for c, p in session.execute(q).all()]
+
+
+def allocated_by_street(session: Session, *, who: Principal) -> list[tuple[str, int]]:
+    """This month's allocated visits per street of the caller's jurisdiction, by street."""
+    snapshot_id, _ = _current_snapshot_key(session)
+    q = (select(Referral.street_code, func.count())
+         .where(Referral.snapshot_id == snapshot_id, Referral.allocated.is_(True))
+         .group_by(Referral.street_code).order_by(Referral.street_code))
+    if who.streets is not None:
+        q = q.where(Referral.street_code.in_(who.streets))
+    return [(street, int(n)) for street, n in session.execute(q).all()]
 
 
 def snapshot_or_503(session: Session) -> Snapshot:
@@ -67,6 +111,7 @@ def list_referrals(session: Session, *, who: Principal, filters: Filters, sort: 
 
     Only the listed columns are read (no ORM objects); the total is counted only when the page
     does not already tell it (a full page, or one past the end)."""
+    check_scope(session, who=who, street=filters.street, community=filters.community)
     snapshot_id, as_of = _current_snapshot_key(session)
     where = [Referral.snapshot_id == snapshot_id]
     if who.streets is not None:

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from assist.features.codes import STREETS
 from assist.serving.models import Decision, HouseholdScore, Jurisdiction, Referral, Snapshot
+from assist.serving.services.assignments import move_assignments
+from assist.serving.services.new_listings import mark_new
 from assist.storage.snapshot import as_list, revision_key, revision_of
 
 DISTRICT = "district"
@@ -123,9 +125,11 @@ def load_snapshot(session: Session, *, as_of: str, summary: dict[str, Any],
             "reasons_en": _list(r.reasons_en), "reasons_zh": _list(r.reasons_zh),
             "flags": flags, "programme_key": ";" + "".join(p + ";" for p in programmes),
             "flag_key": ";" + "".join(f + ";" for f in flags), "status": "open",
+            "receiving": as_list(getattr(r, "receiving", None)),
             **_carried(r, decided_only=False)})
     for i in range(0, len(refs), _BATCH):
         session.execute(insert(Referral), refs[i:i + _BATCH])
+    mark_new(session, snap)
     if commit:
         session.commit()
     return snap, True
@@ -148,6 +152,7 @@ def replace_snapshot(session: Session, old: Snapshot, *, summary: dict[str, Any]
     snap, _ = load_snapshot(session, as_of=as_of, summary=summary, scores=scores,
                             referrals=referrals, indicator_ids=indicator_ids, commit=False)
     _move_decisions(session, old=old, new=snap)
+    move_assignments(session, old=old.id, new=snap.id)
     left = session.scalar(select(func.count()).select_from(Decision).join(Referral).where(
         Referral.snapshot_id == old.id))
     if left:  # never: every decision was moved (deleting would cascade to it)

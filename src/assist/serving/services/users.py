@@ -15,24 +15,25 @@ from sqlalchemy.orm import Session
 
 from assist.errors import InputError
 from assist.serving.auth import Principal, hash_password, verify_password
-from assist.serving.models import ROLES, Jurisdiction, User, UserJurisdiction
+from assist.serving.models import ROLES, STREET_ROLES, Jurisdiction, User, UserJurisdiction
 from assist.serving.services.sessions import end_user_sessions
 from assist.serving.services.snapshots import DISTRICT
 
 
 def add_user(session: Session, *, username: str, password: str, role: str,
              streets: Sequence[str] = ()) -> User:
-    """Create a user; caseworkers need at least one street, others get the district."""
+    """Create a user; caseworkers and street leads need at least one street, others get the
+    district."""
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
     if len(password) < 8:
         raise InputError("password must be at least 8 characters")
     if session.scalars(select(User).where(User.username == username)).first():
         raise InputError(f"user {username!r} exists")
-    if role == "caseworker" and not streets:
-        raise InputError("a caseworker needs at least one street (--street)")
-    if role != "caseworker" and streets:
-        raise InputError("only caseworkers are limited to streets")
+    if role in STREET_ROLES and not streets:
+        raise InputError(f"a {role} needs at least one street (--street)")
+    if role not in STREET_ROLES and streets:
+        raise InputError("only caseworkers and street leads are limited to streets")
     user = User(username=username, password_hash=hash_password(password), role=role)
     _assign_streets(session, user, sorted(set(streets)))
     session.add(user)
@@ -101,7 +102,7 @@ def authenticate(session: Session, *, username: str, password: str) -> User | No
 def principal(user: User) -> Principal:
     """The caller as seen by the services."""
     return Principal(user_id=user.id, username=user.username, role=user.role,
-                     streets=tuple(user.street_codes) if user.role == "caseworker" else None)
+                     streets=tuple(user.street_codes) if user.role in STREET_ROLES else None)
 
 
 # --- administration: streets, re-enabling, roles with streets, password resets -------------
@@ -154,10 +155,11 @@ def set_streets(session: Session, *, username: str, streets: Sequence[str]) -> U
     """Give a caseworker exactly ``streets`` (at least one, each known); a street taken away
     ends the caseworker's page sessions."""
     user = _user(session, username)
-    if user.role != "caseworker":
-        raise InputError(f"user {username!r} is a {user.role}: only caseworkers have streets")
+    if user.role not in STREET_ROLES:
+        raise InputError(f"user {username!r} is a {user.role}: only caseworkers and street "
+                         "leads have streets")
     if not streets:
-        raise InputError("a caseworker needs at least one street (--street)")
+        raise InputError(f"a {user.role} needs at least one street (--street)")
     wanted = check_streets(session, streets)
     if set(user.street_codes) - set(wanted):
         end_sessions(session, user=user)
@@ -173,13 +175,13 @@ def change_role(session: Session, *, username: str, role: str,
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
     user = _user(session, username)
-    if role == "caseworker":
+    if role in STREET_ROLES:
         wanted = check_streets(session, streets) if streets else user.street_codes
         if not wanted:
-            raise InputError("a caseworker needs at least one street (--street)")
+            raise InputError(f"a {role} needs at least one street (--street)")
         _assign_streets(session, user, list(wanted))
     elif streets:
-        raise InputError("only caseworkers are limited to streets")
+        raise InputError("only caseworkers and street leads are limited to streets")
     else:
         user.streets = []
     session.flush()

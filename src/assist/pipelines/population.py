@@ -1,0 +1,92 @@
+"""Population calibration: probabilities that describe the whole district, not only the
+households that were visited (the selective-labels problem, Lakkaraju et al. KDD 2017).
+
+The case store's labels come from visits chosen two ways (:mod:`assist.models.exploration`):
+by rank (propensity 1: a certainty stratum) and by exploration (a random, band-stratified
+sample of the households the ranking did not choose, propensity = the stratum's sampling
+rate). Weighted by 1 / propensity (Horvitz–Thompson), their union is a probability sample of
+the eligible households, so a calibration map fitted on it with those weights estimates
+P(need | score) over the district. The trees keep learning from every label (ranking); only
+the calibration map is refitted, with Platt scaling (two parameters: the explored labels
+are few and carry large weights, which an isotonic map would follow step by step). Labels of
+visits chosen otherwise (the department's own visits to applicants) have no known propensity
+and stay out of it. Used by :func:`assist.pipelines.train.run_training` when the experiment's
+``data.extra_labels`` carry ``selection`` and ``propensity`` (``assist simulate-loop`` writes
+them; a district's case-store export does too once its snapshots record them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assist.models.calibration import fit_sigmoid
+from assist.models.need import NeedModel
+from assist.pipelines.dataset import Dataset, read_extra_labels
+
+#: outcomes that label (the others say nothing about need)
+LABEL_OF = {"confirmed": 1.0, "not_in_need": 0.0}
+#: a population calibration needs at least this many explored labels
+MIN_EXPLORED = 20
+
+
+def weighted_sample(ds: Dataset, labels: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray,
+                                                                 np.ndarray, dict[str, int]]:
+    """Features, labels and 1 / propensity weights of the labels with a known propensity,
+    each on the features its referral was scored on (the latest decision per household and
+    month), and counts by how the visit was chosen."""
+    keep = labels["propensity"].notna() & labels["outcome"].isin(list(LABEL_OF))
+    rows = labels.loc[keep.to_numpy()].copy()
+    rows["feature_month"] = rows["referral_month"].astype(str)
+    if "updated_at" in rows.columns:
+        rows = rows.sort_values("updated_at", kind="stable")
+    rows = rows.drop_duplicates(["household_id", "feature_month"], keep="last")
+    xs, ys, ws, how = [], [], [], []
+    for m in (*ds.months, *ds.casebook_only):
+        part = rows.loc[(rows["feature_month"] == m.month).to_numpy()]
+        part = part.loc[part["household_id"].isin(m.X.index).to_numpy()]
+        if len(part):
+            xs.append(m.X.loc[part["household_id"].to_numpy()])
+            ys.append(part["outcome"].map(LABEL_OF).to_numpy(dtype=float))
+            ws.append(1.0 / part["propensity"].to_numpy(dtype=float))
+            how.append(part["selection"].astype(str).to_numpy())
+    if not xs:
+        return pd.DataFrame(), np.zeros(0), np.zeros(0), {}
+    chosen = pd.Series(np.concatenate(how)).value_counts()
+    return (pd.concat(xs), np.concatenate(ys), np.concatenate(ws),
+            {str(k): int(v) for k, v in chosen.items()})
+
+
+def calibrate_for_population(model: NeedModel, ds: Dataset,
+                             labels_path: Path | None) -> tuple[NeedModel, dict[str, Any]]:
+    """Refit ``model``'s calibration map on the weighted sample (see the module docstring);
+    returns the model and what was done (``applied`` false, with the reason, when not)."""
+    if labels_path is None:
+        return model, {"applied": False, "reason": "no case-store labels"}
+    labels = read_extra_labels(labels_path)
+    if "propensity" not in labels.columns or "referral_month" not in labels.columns:
+        return model, {"applied": False, "reason": "the labels carry no propensities"}
+    X, y, w, counts = weighted_sample(ds, labels)  # noqa: N806
+    explored = counts.get("exploration", 0)
+    if explored < MIN_EXPLORED or len(np.unique(y)) < 2:
+        return model, {"applied": False, "counts": counts,
+                       "reason": f"{explored} explored label(s) (need {MIN_EXPLORED}) or one "
+                                 "class only"}
+    model.calibrator_ = fit_sigmoid(model.predict_raw(X), y, sample_weight=w)
+    model.calibration_ = "sigmoid"
+    return model, {"applied": True, "method": "sigmoid, Horvitz-Thompson weights 1/propensity",
+                   "rows": int(len(y)), "counts": counts,
+                   "population": float(np.round(w.sum(), 1))}
+
+
+def note(info: dict[str, Any]) -> str:
+    """One line for the training report."""
+    if not info.get("applied"):
+        return f"population calibration not applied: {info.get('reason')}"
+    per = ", ".join(f"{k} {v:,}" for k, v in sorted(info["counts"].items()))
+    return (f"calibrated for the whole district on {info['rows']:,} case-store labels with a "
+            f"known propensity ({per}), weighted 1/propensity (representing "
+            f"{info['population']:,.0f} households)")
