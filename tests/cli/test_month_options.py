@@ -29,3 +29,25 @@ def test_a_month_that_is_not_one_is_refused_before_any_work(tmp_path, args):
     assert "is not a month written YYYY-MM" in res.output
     assert "Traceback" not in res.output
     assert list(tmp_path.iterdir()) == []  # nothing written: no month record, no store
+
+
+def test_a_bug_is_one_line_not_a_traceback(monkeypatch, tmp_path):
+    """An unexpected exception (a bug) reaches the user as one line with exit code 3; the
+    traceback only with ASSIST_DEBUG=1."""
+    from typer.testing import CliRunner
+
+    from assist.cli.app import app
+    from assist.pipelines import month as cycle
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("`c` must be a one-dimensional array\nsecond line")
+
+    monkeypatch.setattr(cycle, "load_record", broken)
+    env = {"ASSIST_ENV": "dev", "ASSIST_WORKSPACE": str(tmp_path)}
+    result = CliRunner().invoke(app, ["month", "--as-of", "2026-10"], env=env)
+    assert result.exit_code == 3
+    assert "internal error: ValueError: `c` must be a one-dimensional array" in result.output
+    assert "Traceback" not in result.output and "second line" not in result.output
+    debug = CliRunner().invoke(app, ["month", "--as-of", "2026-10"],
+                               env={**env, "ASSIST_DEBUG": "1"})
+    assert isinstance(debug.exception, ValueError)

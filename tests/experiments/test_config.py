@@ -62,6 +62,8 @@ def test_default_config_is_valid_and_complete():
      "section 'validation', field 'test_folds': Input should be greater than or equal to 1"),
     ({"config_version": 1, "model": {"final": "best"}},
      "section 'model', field 'final': Input should be 'latest_fold' or 'refit'"),
+    ({"config_version": 1, "labels": {"sensitivity": 0.4}},
+     "section 'labels', field 'sensitivity': Input should be greater than 0.5"),
     ({"config_version": 2}, "field 'config_version' must be 1"),
     ({}, "field 'config_version' must be 1"),
     (["a", "list"], "expected a mapping of sections, got list"),

@@ -117,3 +117,17 @@ def test_greedy_without_limits_takes_the_top_k():
     g = greedy(probability=prob, street=street, referable=ref, capacities=caps)
     assert g["objective"] == pytest.approx(np.sort(prob.to_numpy())[-5:].sum())
     assert g["violations"] == []
+
+
+def test_nothing_to_allocate_when_every_visit_is_taken():
+    """Pending visits kept on their streets can take every visit of the month: the
+    allocation is then empty, not an error (the 13th demo month with no decisions)."""
+    from assist.models.allocation import Capacities, StreetCapacity, allocate
+
+    idx = pd.Index(["h1", "h2", "h3"])
+    out = allocate(probability=pd.Series([0.9, 0.5, 0.1], index=idx),
+                   street=pd.Series(["S01"] * 3, index=idx),
+                   referable=pd.DataFrame({"dibao": [True, True, True]}, index=idx),
+                   capacities=Capacities(streets={"S01": StreetCapacity(0, 0)}))
+    assert out.candidates == 0 and not out.visit.any() and out.status == "nothing to allocate"
+    assert out.greedy["visits"] == 0

@@ -85,3 +85,25 @@ def test_a_few_noisy_rows_never_reverse_the_ranking():
     y = np.array([1, 1, 1, 0, 0, 1, 1, 1, 1], dtype=float)   # prefers a negative slope
     cal = fit_sigmoid(raw, y)
     assert np.all(np.diff(cal(np.sort(raw))) >= 0)
+
+
+def test_findings_that_are_sometimes_wrong_are_turned_into_need():
+    """Caseworkers confirm 6.7 % of households that are not in need: calibrated on their
+    findings, the district's probabilities are about twice its need; Rogan-Gladen with the
+    findings' sensitivity and specificity brings them back."""
+    from dataclasses import replace
+
+    from assist.models.calibration import Calibrator, rogan_gladen
+
+    rng, raw, need, top, explored = _district(seed=1)
+    se, sp = 0.956, 0.933
+    found = np.where(need == 1, rng.random(len(need)) < se, rng.random(len(need)) > sp)
+    sample = top | explored
+    w = np.where(top, 1.0, 1 / 0.005)[sample]
+    on_findings = fit_sigmoid(raw[sample], found[sample].astype(float), sample_weight=w)
+    corrected = replace(on_findings, sensitivity=se, specificity=sp)
+    assert expected_calibration_error(need, on_findings(raw)) > 0.04
+    assert expected_calibration_error(need, corrected(raw)) < 0.02
+    assert np.all(np.diff(rogan_gladen(np.linspace(0, 1, 11), se, sp)) >= 0)
+    back = Calibrator.from_dict(corrected.to_dict())
+    assert np.allclose(back(raw[:100]), corrected(raw[:100]))

@@ -3,12 +3,14 @@ the progress bar. Imported by each command group of :mod:`assist.cli`."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from functools import wraps
 from typing import Any
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -63,6 +65,17 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             console.print(f"[red]error:[/red] {escape(exc.strerror or str(exc))}{escape(where)}",
                           soft_wrap=True)
             raise typer.Exit(1) from None
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException,
+                click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug: one line for the user, the traceback on request
+            if os.environ.get("ASSIST_DEBUG"):
+                raise
+            console.print(f"[red]internal error:[/red] {type(exc).__name__}: "
+                          f"{escape(str(exc).splitlines()[0] if str(exc) else '')} — this is a "
+                          "bug, please report it (ASSIST_DEBUG=1 shows the traceback)",
+                          soft_wrap=True)
+            raise typer.Exit(3) from None
         finally:
             _COMMAND.reset(running)
 

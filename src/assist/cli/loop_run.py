@@ -98,6 +98,19 @@ def write_scoring_config(workspace: Path, rank_by: str, share: float, parity: bo
     return path
 
 
+def finding_quality() -> dict[str, float]:
+    """How often the simulated caseworkers' findings are right, among visits with a finding
+    (what a district measures with quality-control re-visits; here the simulator's declared
+    rates): sensitivity = confirmed / (confirmed + not in need) among households in need,
+    specificity likewise among the others."""
+    from assist.simulate.calibration import OUTCOME_IF_NEEDY, OUTCOME_IF_NOT_NEEDY
+
+    confirmed, not_in_need = OUTCOME_IF_NEEDY[0], OUTCOME_IF_NEEDY[1]
+    false_yes, right_no = OUTCOME_IF_NOT_NEEDY[0], OUTCOME_IF_NOT_NEEDY[1]
+    return {"sensitivity": round(confirmed / (confirmed + not_in_need), 4),
+            "specificity": round(right_no / (right_no + false_yes), 4)}
+
+
 def write_training_config(workspace: Path, labels: Path | None) -> Path:
     """The experiment config of the loop's trainings: the project's default, with the case
     store's labels (and their propensities) merged when there are any."""
@@ -107,6 +120,7 @@ def write_training_config(workspace: Path, labels: Path | None) -> Path:
                          "experiment config)", file=str(default))
     data = yaml.safe_load(default.read_text(encoding="utf-8"))
     data["data"]["extra_labels"] = str(labels) if labels else None
+    data["labels"] = finding_quality()
     path = workspace / "experiment.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path

@@ -125,6 +125,17 @@ class ModelConfig(_Section):
     final: Literal["latest_fold", "refit"] = "latest_fold"
 
 
+class LabelsConfig(_Section):
+    """How often a caseworker's finding is right, as quality-control re-visits (复核抽查) measure
+    it: sensitivity = P(found in need | in need), specificity = P(found not in need | not in
+    need), among visits with a finding. When both are given, population calibration maps the
+    probability of a finding to the probability of need (Rogan–Gladen, 1978); otherwise the
+    probabilities are those of a caseworker finding need."""
+
+    sensitivity: Annotated[float, Field(gt=0.5, le=1)] | None = None
+    specificity: Annotated[float, Field(gt=0.5, le=1)] | None = None
+
+
 class BaselinesConfig(_Section):
     """Baselines trained and scored in the same run."""
 
@@ -171,6 +182,7 @@ class ExperimentConfig(_Section):
     validation: ValidationConfig = ValidationConfig()
     capacity: CapacityConfig = CapacityConfig()
     model: ModelConfig = ModelConfig()
+    labels: LabelsConfig = LabelsConfig()
     baselines: BaselinesConfig = BaselinesConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     gate: GateConfig = GateConfig()

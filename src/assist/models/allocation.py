@@ -137,6 +137,14 @@ def allocate(*, probability: pd.Series, street: pd.Series, referable: pd.DataFra
     codes = list(referable.columns)
     _check_floors(streets, capacities, street.astype(str).unique())
     n = len(cand)
+    if n == 0:  # nothing to choose: e.g. pending visits kept on their streets took every visit
+        return Allocation(visit=pd.Series(False, index=cand, name="allocated", dtype=bool),
+                          offers=pd.DataFrame(False, index=cand, columns=codes),
+                          objective=0.0, greedy=greedy(probability=probability[ok],
+                                                       street=street[ok], referable=referable[ok],
+                                                       capacities=capacities),
+                          status="nothing to allocate", seconds=time.perf_counter() - start,
+                          candidates=0)
     pi, pj = np.nonzero(ref)
     value = np.array([capacities.programmes.get(c, ProgrammeCapacity()).value for c in codes])
     c = -np.concatenate([prob, prob[pi] * value[pj]])

@@ -46,15 +46,23 @@ class Calibrator:
     #: rows and positives of the calibration set (0 for ``none``)
     n: int = 0
     positives: int = 0
+    #: how often the labels (caseworkers' findings) are right; below 1 the map's probability
+    #: of a finding is turned into a probability of need (:func:`rogan_gladen`)
+    sensitivity: float = 1.0
+    specificity: float = 1.0
 
     def __call__(self, raw: np.ndarray) -> np.ndarray:
         """Calibrated probabilities of the raw scores."""
         raw = np.asarray(raw, dtype=float)
         if self.method == "isotonic":
-            return np.interp(raw, self.x, self.y)
-        if self.method == "sigmoid":
-            return expit(self.a * raw + self.b)
-        return expit(raw)
+            q = np.interp(raw, self.x, self.y)
+        elif self.method == "sigmoid":
+            q = expit(self.a * raw + self.b)
+        else:
+            return expit(raw)
+        if self.sensitivity < 1 or self.specificity < 1:
+            return rogan_gladen(q, self.sensitivity, self.specificity)
+        return q
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (floats round-trip exactly through ``json``)."""
@@ -64,6 +72,9 @@ class Calibrator:
             out |= {"x": [float(v) for v in self.x], "y": [float(v) for v in self.y]}
         elif self.method == "sigmoid":
             out |= {"a": float(self.a), "b": float(self.b)}
+        if self.sensitivity < 1 or self.specificity < 1:
+            out |= {"sensitivity": float(self.sensitivity),
+                    "specificity": float(self.specificity)}
         return out
 
     @classmethod
@@ -72,7 +83,11 @@ class Calibrator:
         method = data.get("method")
         if method not in METHODS:
             raise ValueError(f"calibration method must be one of {METHODS}, got {method!r}")
-        common = {"n": int(data.get("n", 0)), "positives": int(data.get("positives", 0))}
+        common = {"n": int(data.get("n", 0)), "positives": int(data.get("positives", 0)),
+                  "sensitivity": float(data.get("sensitivity", 1.0)),
+                  "specificity": float(data.get("specificity", 1.0))}
+        if common["sensitivity"] + common["specificity"] <= 1:
+            raise ValueError("label sensitivity + specificity must exceed 1")
         if method == "isotonic":
             x, y = np.asarray(data["x"], dtype=float), np.asarray(data["y"], dtype=float)
             if x.ndim != 1 or x.shape != y.shape or x.size == 0 or np.any(np.diff(x) < 0) \
@@ -82,6 +97,15 @@ class Calibrator:
         if method == "sigmoid":
             return cls("sigmoid", a=float(data["a"]), b=float(data["b"]), **common)
         return cls("none")
+
+
+def rogan_gladen(q: np.ndarray, sensitivity: float, specificity: float) -> np.ndarray:
+    """Probability of need from the probability ``q`` of a finding of need, when findings are
+    right with the given sensitivity and specificity (Rogan and Gladen, "Estimating prevalence
+    from the results of a screening test", Am. J. Epidemiol. 1978): ``(q + sp - 1) / (se + sp
+    - 1)``, clipped to [0, 1]. Increasing in ``q``, so it never reorders households."""
+    return np.clip((np.asarray(q, dtype=float) + specificity - 1)
+                   / (sensitivity + specificity - 1), 0.0, 1.0)
 
 
 def fit_isotonic(raw: np.ndarray, y: np.ndarray, *,

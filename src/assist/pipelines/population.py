@@ -6,7 +6,9 @@ by rank (propensity 1: a certainty stratum) and by exploration (a random, band-s
 sample of the households the ranking did not choose, propensity = the stratum's sampling
 rate). Weighted by 1 / propensity (Horvitz–Thompson), their union is a probability sample of
 the eligible households, so a calibration map fitted on it with those weights estimates
-P(need | score) over the district. The trees keep learning from every label (ranking); only
+P(need | score) over the district. Findings are not the truth: when the experiment declares how often they are right
+(``labels.sensitivity`` / ``specificity``, from quality-control re-visits), the map is turned
+into a probability of need (Rogan–Gladen). The trees keep learning from every label (ranking); only
 the calibration map is refitted, with Platt scaling (two parameters: the explored labels
 are few and carry large weights, which an isotonic map would follow step by step). Labels of
 visits chosen otherwise (the department's own visits to applicants) have no known propensity
@@ -17,6 +19,7 @@ them; a district's case-store export does too once its snapshots record them).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +63,13 @@ def weighted_sample(ds: Dataset, labels: pd.DataFrame) -> tuple[pd.DataFrame, np
             {str(k): int(v) for k, v in chosen.items()})
 
 
-def calibrate_for_population(model: NeedModel, ds: Dataset,
-                             labels_path: Path | None) -> tuple[NeedModel, dict[str, Any]]:
+def calibrate_for_population(model: NeedModel, ds: Dataset, labels_path: Path | None, *,
+                             quality: tuple[float, float] | None = None,
+                             ) -> tuple[NeedModel, dict[str, Any]]:
     """Refit ``model``'s calibration map on the weighted sample (see the module docstring);
-    returns the model and what was done (``applied`` false, with the reason, when not)."""
+    with ``quality`` (the findings' sensitivity and specificity) the map gives the probability
+    of need rather than of a finding of need (:func:`assist.models.calibration.rogan_gladen`).
+    Returns the model and what was done (``applied`` false, with the reason, when not)."""
     if labels_path is None:
         return model, {"applied": False, "reason": "no case-store labels"}
     labels = read_extra_labels(labels_path)
@@ -75,10 +81,13 @@ def calibrate_for_population(model: NeedModel, ds: Dataset,
         return model, {"applied": False, "counts": counts,
                        "reason": f"{explored} explored label(s) (need {MIN_EXPLORED}) or one "
                                  "class only"}
-    model.calibrator_ = fit_sigmoid(model.predict_raw(X), y, sample_weight=w)
+    fitted = fit_sigmoid(model.predict_raw(X), y, sample_weight=w)
+    if quality is not None:
+        fitted = replace(fitted, sensitivity=quality[0], specificity=quality[1])
+    model.calibrator_ = fitted
     model.calibration_ = "sigmoid"
     return model, {"applied": True, "method": "sigmoid, Horvitz-Thompson weights 1/propensity",
-                   "rows": int(len(y)), "counts": counts,
+                   "rows": int(len(y)), "counts": counts, "quality": quality,
                    "population": float(np.round(w.sum(), 1))}
 
 
@@ -87,6 +96,9 @@ def note(info: dict[str, Any]) -> str:
     if not info.get("applied"):
         return f"population calibration not applied: {info.get('reason')}"
     per = ", ".join(f"{k} {v:,}" for k, v in sorted(info["counts"].items()))
+    quality = info.get("quality")
+    findings = ("" if quality is None else f"; findings right with sensitivity {quality[0]:.3f} "
+                f"and specificity {quality[1]:.3f} (Rogan-Gladen)")
     return (f"calibrated for the whole district on {info['rows']:,} case-store labels with a "
             f"known propensity ({per}), weighted 1/propensity (representing "
-            f"{info['population']:,.0f} households)")
+            f"{info['population']:,.0f} households){findings}")

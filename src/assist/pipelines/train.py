@@ -250,8 +250,10 @@ def run_training(*, config: ExperimentConfig, base_dir: Path, settings: Settings
     champion = champion_scores(c, config, ds, folds[-1], share=share) if track else None
     model, final_note, last_month = final_with_casebook(config, ds, folds[-1])
     extra = config.data.extra_labels
+    q = config.labels
     model, population = calibrate_for_population(
-        model, ds, resolve(extra, base_dir) if extra else None)
+        model, ds, resolve(extra, base_dir) if extra else None,
+        quality=(q.sensitivity, q.specificity) if q.sensitivity and q.specificity else None)
     if extra:
         final_note = f"{final_note}; {population_note(population)}"
     explained = explain_sample(model, folds[-1].test, seed=config.model.seed)
