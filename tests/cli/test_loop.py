@@ -74,6 +74,11 @@ def test_every_allocated_visit_is_a_decision_by_a_caseworker_of_its_street(loop)
 
 def test_labels_carry_how_each_visit_was_chosen(loop):
     ws, _, _ = loop
+    import yaml
+
+    config = yaml.safe_load((ws / "loop" / "model" / "experiment.yaml").read_text("utf-8"))
+    assert Path(config["data"]["extra_labels"]).is_absolute()   # read from any folder
+    assert config["labels"] == {"sensitivity": 0.9556, "specificity": 0.9333}
     labels = pd.read_parquet(ws / "loop" / "model" / "casebook" / "labels.parquet")
     assert set(labels["selection"]) <= {"rank", "pinned", "exploration"}
     assert "exploration" in set(labels["selection"])

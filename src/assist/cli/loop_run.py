@@ -119,7 +119,8 @@ def write_training_config(workspace: Path, labels: Path | None) -> Path:
         raise InputError("run simulate-loop from the project folder (it reads the default "
                          "experiment config)", file=str(default))
     data = yaml.safe_load(default.read_text(encoding="utf-8"))
-    data["data"]["extra_labels"] = str(labels) if labels else None
+    # absolute: the config's relative paths are read from its own folder (the workspace)
+    data["data"]["extra_labels"] = str(Path(labels).resolve()) if labels else None
     data["labels"] = finding_quality()
     path = workspace / "experiment.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
