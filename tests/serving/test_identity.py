@@ -72,6 +72,8 @@ def vault(app, settings) -> Iterator[None]:
     folder = settings.identity_dir
     write_entries(out=folder, entries=vault_entries(), keys=[DEV_IDENTITY_KEY],
                   index_key=DEV_IDENTITY_INDEX_KEY, snapshot="2026-10")
+    # an earlier module of the same session may have opened the vault of another workspace
+    app.state.identity_vault = None
     yield
     shutil.rmtree(folder, ignore_errors=True)
     app.state.identity_vault = None

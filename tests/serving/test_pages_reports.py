@@ -158,7 +158,7 @@ def test_nav_entries_per_role(browser, workspace):
         page = browser(user).get("/model").text
         block = page.split('class="main-nav"')[1].split("</nav>")[0]
         return re.findall(r'href="([^"]+)"', block)
-    assert nav("cw1") == ["/referrals", "/alerts", "/my-visits", "/model", "/search"]
+    assert nav("cw1") == ["/referrals", "/alerts", "/my-visits", "/search", "/model"]
     assert nav("mgr") == ["/referrals", "/alerts", "/assignments", "/coverage", "/fairness",
                           "/early-warning", "/drift", "/overrides", "/contests", "/models",
                           "/model"]

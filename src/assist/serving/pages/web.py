@@ -55,6 +55,7 @@ NAV: tuple[tuple[str, str, frozenset[str] | None], ...] = (
     ("/referrals", N_("Referral list"), None),
     ("/alerts", N_("Urgent alerts"), frozenset({"caseworker", "lead", "manager", "admin"})),
     ("/my-visits", N_("My visits"), frozenset({"caseworker"})),
+    ("/search", N_("Find a household"), frozenset({"caseworker"})),
     ("/assignments", N_("Assign visits"), frozenset({"lead", "manager"})),
     ("/coverage", N_("Coverage by street"), MANAGERS),
     ("/fairness", N_("Fairness"), ANALYSTS),
