@@ -1,18 +1,20 @@
-"""Bounded load test of the API on 127.0.0.1: referral list (page of 50) and household detail,
-32 concurrent clients, a fixed number of requests and a time limit; req/s, p50, p99, errors,
-and the server's CPU time per request (load-independent on a busy machine).
+"""Bounded load test of the API on 127.0.0.1: ``/health`` (the no-work ceiling), the referral
+list (page of 50) and the household detail, each with 32 concurrent clients, a fixed number of
+requests and a time limit; req/s, p50, p99, errors, and the server's CPU time per request (the
+whole process tree: every uvicorn worker) beside its ratio to ``/health`` in the same run — the
+ratio holds on a busy machine, where CPU per request and latency both drift.
 
     .venv/bin/python benchmarks/bench_api.py --workspace var [--database-url URL]
-        [--requests 2000] [--clients 32] [--time-limit 60]
-        [--baseline-src DIR --baseline-database-url URL] [--rounds 1] [--client raw|httpx]
+        [--requests 2000] [--clients 32] [--time-limit 60] [--workers 1 2] [--rounds 2]
+        [--baseline-src DIR --baseline-database-url URL] [--client raw|httpx]
 
 The workspace needs a scoring snapshot (``assist score`` or ``make demo``). The store is
-migrated and the snapshot loaded first; a benchmark user is added. The server runs in a
-subprocess (uvicorn, one worker, no access log).
+migrated and the snapshot loaded first; a benchmark user is added. The server is ``assist serve
+--workers N`` in a subprocess (no access log), once per ``--workers`` value and round.
 
 With ``--baseline-src`` (a ``src`` folder of an older version, e.g. from
 ``git archive <commit> src | tar -x -C /tmp/base``) the same load also runs against that code
-on its own store, alternating baseline and current ``--rounds`` times, and ratios are printed
+on its own store, alternating baseline and current each round, and ratios are printed
 (current / baseline; medians over rounds).
 """
 
@@ -31,7 +33,11 @@ from pathlib import Path
 import httpx
 
 PASSWORD = "bench-password-123"
-ENDPOINTS = ("referrals page of 50", "household detail")
+HEALTH, LIST, DETAIL = "health", "referrals page of 50", "household detail"
+ROUTES = (HEALTH, LIST, DETAIL)
+#: the ``assist`` command in this interpreter (PYTHONPATH picks the code: current or baseline)
+ASSIST = [sys.executable, "-c", "import sys; from assist.cli import main; sys.argv[0] = 'assist'; "
+          "main()"]
 
 
 def _free_port() -> int:
@@ -40,20 +46,36 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of process ``pid`` (Linux /proc), else None."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+def _tree_cpu_seconds(root: int) -> float | None:
+    """User + system CPU seconds of process ``root`` and its live descendants (Linux /proc:
+    the CLI, uvicorn's supervisor and every worker), else None."""
+    parent: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(entry)] = int(fields[1])
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    if root not in cpu:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0.0)
+        todo.extend(p for p, pp in parent.items() if pp == pid)
+    return total
 
 
 def prepare(env: dict[str, str]) -> None:
     """Migrate, load the current snapshot, add the benchmark user (idempotent)."""
-    cmd = [sys.executable, "-m", "assist.cli.app"]
-    subprocess.run([*cmd, "casebook", "load"], env=env, check=True, capture_output=True)
-    subprocess.run([*cmd, "users", "add", "bench", "--role", "manager", "--password", PASSWORD],
+    subprocess.run([*ASSIST, "casebook", "migrate"], env=env, check=True, capture_output=True)
+    subprocess.run([*ASSIST, "casebook", "load"], env=env, check=True, capture_output=True)
+    subprocess.run([*ASSIST, "users", "add", "bench", "--role", "manager", "--password", PASSWORD],
                    env=env, check=False, capture_output=True)
 
 
@@ -112,7 +134,8 @@ async def _load(base: str, token: str, paths: list[str], *, requests: int, clien
                         ok = await asyncio.wait_for(raw.get(path), 30) == 200
                     else:
                         ok = (await c.get(path)).status_code == 200
-                except (TimeoutError, httpx.HTTPError, OSError, ValueError, asyncio.IncompleteReadError):
+                except (TimeoutError, httpx.HTTPError, OSError, ValueError,
+                        asyncio.IncompleteReadError):
                     ok = False
                     if raw is not None:
                         await raw.close()
@@ -130,92 +153,128 @@ async def _load(base: str, token: str, paths: list[str], *, requests: int, clien
             "p99_ms": q[98] * 1e3, "errors": errors}
 
 
-def run(env: dict[str, str], label: str, a: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """Prepare the store, start a server with ``env`` and load both endpoints; one line each."""
-    prepare(env)
+def _start(env: dict[str, str], workers: int) -> tuple[subprocess.Popen, str]:
+    """``assist serve --workers N`` on a free loopback port, once it answers ready."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "assist.serving.app:from_environment", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
-        env=env)
+    server = subprocess.Popen([*ASSIST, "serve", "--host", "127.0.0.1", "--port", str(port),
+                               "--workers", str(workers), "--no-load"], env=env,
+                              stdout=subprocess.DEVNULL)
+    for _ in range(600):
+        if server.poll() is not None:
+            raise RuntimeError(f"assist serve exited with status {server.returncode}")
+        try:
+            if httpx.get(f"{base}/api/v1/ready").status_code == 200:
+                return server, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.terminate()
+    raise RuntimeError("assist serve did not become ready in 60 s")
+
+
+def _paths(base: str, token: str) -> dict[str, list[str]]:
+    """The requests of each route: /health; up to 20 pages of 50; 200 listed households."""
+    h = {"Authorization": f"Bearer {token}"}
+    first = httpx.get(f"{base}/api/v1/referrals", params={"page_size": 200}, headers=h).json()
+    pages = max(1, min(20, first["total"] // 50))
+    return {HEALTH: ["/api/v1/health"],
+            LIST: [f"/api/v1/referrals?page_size=50&page={p}" for p in range(1, pages + 1)],
+            DETAIL: [f"/api/v1/households/{i['household_id']}" for i in first["items"]]}
+
+
+def run(env: dict[str, str], label: str, workers: int,
+        a: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Prepare the store, start a server with ``env`` and load each route; one line each."""
+    prepare(env)
+    server, base = _start(env, workers)
     out: dict[str, dict[str, float]] = {}
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/api/v1/ready").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
         token = httpx.post(f"{base}/api/v1/auth/token",
                            json={"username": "bench", "password": PASSWORD}).json()["access_token"]
-        h = {"Authorization": f"Bearer {token}"}
-        first = httpx.get(f"{base}/api/v1/referrals", params={"page_size": 200}, headers=h).json()
-        pages = max(1, min(20, first["total"] // 50))
-        ids = [i["household_id"] for i in first["items"]]
-        for name, paths in zip(ENDPOINTS, (
-            [f"/api/v1/referrals?page_size=50&page={p}" for p in range(1, pages + 1)],
-            [f"/api/v1/households/{i}" for i in ids],
-        ), strict=True):
-            asyncio.run(_load(base, token, paths[:5], requests=64, clients=8, time_limit=10,
-                              client=a.client))
-            cpu0 = _cpu_seconds(server.pid)
+        for name, paths in _paths(base, token).items():
+            asyncio.run(_load(base, token, paths[:5], requests=64 * workers, clients=8,
+                              time_limit=10, client=a.client))
+            cpu0 = _tree_cpu_seconds(server.pid)
             r = asyncio.run(_load(base, token, paths, requests=a.requests, clients=a.clients,
                                   time_limit=a.time_limit, client=a.client))
-            cpu1 = _cpu_seconds(server.pid)
-            r["cpu_ms"] = (cpu1 - cpu0) * 1e3 / r["requests"] if cpu0 is not None else float("nan")
+            cpu1 = _tree_cpu_seconds(server.pid)
+            r["cpu_ms"] = ((cpu1 - cpu0) * 1e3 / r["requests"]
+                           if cpu0 is not None and cpu1 is not None else float("nan"))
+            r["x_health"] = r["cpu_ms"] / out[HEALTH]["cpu_ms"] if name != HEALTH else 1.0
             out[name] = r
-            print(f"{label:22} {name:22} {r['requests']:6d} req {r['rps']:8.1f} req/s  "
-                  f"p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  "
-                  f"server cpu {r['cpu_ms']:5.2f} ms/req  errors {r['errors']}", flush=True)
+            print(f"{label:18} w{workers} {name:21} {r['requests']:6d} req {r['rps']:7.1f} req/s  "
+                  f"p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
+                  f"cpu {r['cpu_ms']:5.2f} ms/req = {r['x_health']:4.1f}x /health  "
+                  f"errors {r['errors']}", flush=True)
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=30)
     return out
 
 
+def _summary(results: dict[tuple[str, int], list[dict[str, dict[str, float]]]]) -> None:
+    """Medians over rounds per version, worker count and route; current/baseline ratios."""
+    print("medians over rounds:")
+    for (who, workers), rounds in results.items():
+        for name in ROUTES:
+            med = {k: statistics.median(r[name][k] for r in rounds)
+                   for k in ("cpu_ms", "x_health", "p99_ms", "rps")}
+            print(f"  {who:18} w{workers} {name:21} cpu {med['cpu_ms']:5.2f} ms/req "
+                  f"({med['x_health']:4.1f}x /health)  p99 {med['p99_ms']:6.1f} ms  "
+                  f"{med['rps']:7.1f} req/s")
+    for (who, workers), rounds in results.items():
+        base = results.get(("baseline", workers))
+        if who != "current" or base is None:
+            continue
+        for name in ROUTES[1:]:
+            def ratio(key: str, name: str = name, cur: list = rounds, old: list = base) -> float:
+                return (statistics.median(r[name][key] for r in cur)
+                        / statistics.median(r[name][key] for r in old))
+            print(f"  current/baseline w{workers} {name:21} cpu/req x{ratio('cpu_ms'):.2f}  "
+                  f"x/health x{ratio('x_health'):.2f}  p99 x{ratio('p99_ms'):.2f}  "
+                  f"req/s x{ratio('rps'):.2f}")
+
+
 def main() -> None:
-    """Run the benchmark (and the baseline, if given) and print one line per endpoint."""
+    """Run the benchmark (and the baseline, if given) and print one line per route."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workspace", type=Path, default=Path("var"))
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1],
+                    help="server worker processes, one run each (e.g. 1 2)")
     ap.add_argument("--baseline-src", type=Path, default=None,
                     help="src folder of the version to compare against")
     ap.add_argument("--baseline-database-url", default=None,
                     help="the baseline's own store (its schema may differ)")
-    ap.add_argument("--rounds", type=int, default=1, help="alternations baseline/current")
+    ap.add_argument("--rounds", type=int, default=1, help="repetitions (alternating versions)")
     ap.add_argument("--client", choices=("raw", "httpx"), default="raw",
-                    help="load generator: raw asyncio HTTP/1.1 (cheap) or httpx (as before)")
+                    help="load generator: raw asyncio HTTP/1.1 (cheap) or httpx")
     a = ap.parse_args()
     if a.baseline_src is not None and not a.baseline_database_url:
         ap.error("--baseline-src needs --baseline-database-url (a store of its own)")
     env = {**os.environ, "ASSIST_ENV": os.environ.get("ASSIST_ENV", "dev"),
-           "ASSIST_WORKSPACE": str(a.workspace)}
+           "ASSIST_WORKSPACE": str(a.workspace.resolve())}
     if a.database_url:
         env["ASSIST_DATABASE_URL"] = a.database_url
     backend = (a.database_url or "sqlite").split(":")[0].split("+")[0]
-    if a.baseline_src is None:
-        run(env, backend, a)
-        return
-    base_env = {**env, "ASSIST_DATABASE_URL": a.baseline_database_url,
-                "PYTHONPATH": os.pathsep.join(
-                    [str(a.baseline_src.resolve()), *filter(None, [env.get("PYTHONPATH")])])}
-    results: dict[str, list[dict[str, dict[str, float]]]] = {"baseline": [], "current": []}
+    versions = {"current": env}
+    if a.baseline_src is not None:
+        versions = {"baseline": {**env, "ASSIST_DATABASE_URL": a.baseline_database_url,
+                                 "PYTHONPATH": os.pathsep.join(
+                                     [str(a.baseline_src.resolve()),
+                                      *filter(None, [env.get("PYTHONPATH")])])}, **versions}
+    results: dict[tuple[str, int], list[dict[str, dict[str, float]]]] = {}
     for _ in range(a.rounds):
-        results["baseline"].append(run(base_env, f"{backend} baseline", a))
-        results["current"].append(run(env, f"{backend} current", a))
-    for name in ENDPOINTS:
-        def ratio(key: str, name: str = name) -> float:
-            cur, base = (statistics.median(r[name][key] for r in results[w])
-                         for w in ("current", "baseline"))
-            return cur / base
-        print(f"{backend:10} {name:22} current/baseline: req/s x{ratio('rps'):.2f}  "
-              f"p50 x{ratio('p50_ms'):.2f}  p99 x{ratio('p99_ms'):.2f}  "
-              f"cpu/req x{ratio('cpu_ms'):.2f}", flush=True)
+        for workers in a.workers:
+            for who, e in versions.items():
+                results.setdefault((who, workers), []).append(
+                    run(e, f"{backend} {who}", workers, a))
+    _summary(results)
+
 
 if __name__ == "__main__":
     main()

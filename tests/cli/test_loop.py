@@ -92,3 +92,23 @@ def test_a_bad_policy_is_a_one_line_error(tmp_path):
                                 env={"ASSIST_ENV": "dev", "ASSIST_WORKSPACE": str(tmp_path)})
     assert result.exit_code == 2
     assert "unknown policy 'oracle'" in result.output
+
+
+def test_the_uplift_estimate_reads_the_policys_own_records(loop):
+    ws, figures, _ = loop
+    model = figures["policies"]["model"]
+    # two months: no granted household has had its review 2-4 months on yet
+    assert model["uplift"]["households"] == 0 and model["uplift_estimate"] is None
+    assert "fewer than" in model["uplift"]["reason"] and model["uplift"]["true_matched"] is None
+    assert figures["policies"]["status-quo"]["uplift"] is None   # no records of its own
+    env = {"ASSIST_ENV": "dev", "ASSIST_WORKSPACE": str(ws / "loop" / "model")}
+    result = CliRunner().invoke(app, ["report", "uplift", "--config",
+                                      str(ws / "loop" / "model" / "experiment.yaml"),
+                                      "--json", str(ws / "uplift.json")], env=env)
+    assert result.exit_code == 0, result.output
+    assert "uplift not estimated" in result.output
+    saved = json.loads((ws / "uplift.json").read_text(encoding="utf-8"))
+    assert saved["sensitivity"] == 0.9556 and saved["effect"] is None
+    bad = CliRunner().invoke(app, ["report", "uplift", "--config", str(ws / "none.yaml")],
+                             env=env)
+    assert bad.exit_code == 2 and "--sensitivity" in bad.output

@@ -43,12 +43,16 @@ def listing(dec: pd.DataFrame, hh: pd.DataFrame, rules: CarryRules = RULES,
     # not in need 1 month ago: suppressed
     ([("h", "2026-10", "not_in_need", "2026-10-12", ())], {}, "suppressed_not_in_need",
      False, False, False),
-    # ... unless an early-warning flag
+    # ... unless an early-warning flag, once the decision is 3 months old (reopen_after_months)
+    ([("h", "2026-08", "not_in_need", "2026-08-12", ())], {"h": ("medium", "medium", True)},
+     "reopened_changed", True, False, False),
     ([("h", "2026-10", "not_in_need", "2026-10-12", ())], {"h": ("medium", "medium", True)},
-     "reopened_changed", True, False, False),
+     "suppressed_not_in_need", False, False, False),
     # ... or a need band rise
-    ([("h", "2026-10", "not_in_need", "2026-10-12", ())], {"h": ("high", "medium", False)},
+    ([("h", "2026-08", "not_in_need", "2026-08-12", ())], {"h": ("high", "medium", False)},
      "reopened_changed", True, False, False),
+    ([("h", "2026-09", "not_in_need", "2026-09-12", ())], {"h": ("high", "medium", False)},
+     "suppressed_not_in_need", False, False, False),
     # a band fall does not reopen
     ([("h", "2026-10", "not_in_need", "2026-10-12", ())], {"h": ("low", "medium", False)},
      "suppressed_not_in_need", False, False, False),
@@ -61,8 +65,11 @@ def listing(dec: pd.DataFrame, hh: pd.DataFrame, rules: CarryRules = RULES,
      False, False, False),
     ([("h", "2026-05", "confirmed", "2026-05-12", ("dibao",))], {}, "follow_up_due",
      False, False, True),
+    # ... a change brings the review forward: listed, not an outreach candidate
     ([("h", "2026-05", "confirmed", "2026-05-12", ("dibao",))],
-     {"h": ("medium", "medium", True)}, "reopened_changed", True, False, False),
+     {"h": ("medium", "medium", True)}, "review_changed", False, False, True),
+    ([("h", "2026-10", "confirmed", "2026-10-12", ("dibao",))],
+     {"h": ("high", "medium", False)}, "review_changed", False, False, True),
     # unreachable once, twice: retried (ranked); a third time: retries exhausted
     ([("h", "2026-10", "unreachable", "2026-10-12", ())], {}, "retry", True, False, False),
     ([("h", "2026-09", "unreachable", "2026-09-12", ()),

@@ -184,9 +184,14 @@ def both_scores(spark, district):
 
 @pytest.mark.parametrize("month", ["2026-09", AS_OF])
 def test_spark_scores_ranks_and_referrals_equal_pandas(both_scores, month):
-    pandas_runs, _, ws = both_scores
-    want = pd.read_parquet(ws / "s_pandas" / month / "scores.parquet")
-    got = pd.read_parquet(ws / "s_spark" / month / "scores.parquet")
+    _, _, ws = both_scores
+    _assert_same_snapshot(ws / "s_pandas", ws / "s_spark", month)
+
+
+def _assert_same_snapshot(pandas_out: Path, spark_out: Path, month: str) -> None:
+    """The Spark engine's snapshot of ``month`` is the pandas engine's."""
+    want = pd.read_parquet(pandas_out / month / "scores.parquet")
+    got = pd.read_parquet(spark_out / month / "scores.parquet")
     got = got.set_index("household_id").sort_index()
     assert got.index.tolist() == want.index.tolist() and len(got) > 700
     assert list(got.columns) == list(want.columns)
@@ -201,15 +206,15 @@ def test_spark_scores_ranks_and_referrals_equal_pandas(both_scores, month):
             assert left.astype("string").fillna("<NA>").tolist() == \
                 right.astype("string").fillna("<NA>").tolist(), col
     assert want["allocated"].sum() > 0 and want["primary_cause"].notna().sum() > 0
-    want_ref = pd.read_parquet(ws / "s_pandas" / month / "referrals.parquet")
-    got_ref = pd.read_parquet(ws / "s_spark" / month / "referrals.parquet")
+    want_ref = pd.read_parquet(pandas_out / month / "referrals.parquet")
+    got_ref = pd.read_parquet(spark_out / month / "referrals.parquet")
     pd.testing.assert_frame_equal(got_ref, want_ref, check_dtype=False, rtol=1e-9)
-    streets = sorted(p.name for p in (ws / "s_spark" / month / "referrals").iterdir())
-    assert streets == sorted(p.name for p in (ws / "s_pandas" / month / "referrals").iterdir())
+    streets = sorted(p.name for p in (spark_out / month / "referrals").iterdir())
+    assert streets == sorted(p.name for p in (pandas_out / month / "referrals").iterdir())
     # the readers every later stage uses (case store load, reports) see the same snapshot
     from assist.storage.casebook import read_snapshot
 
-    snap_p, snap_s = read_snapshot(ws / "s_pandas", month), read_snapshot(ws / "s_spark", month)
+    snap_p, snap_s = read_snapshot(pandas_out, month), read_snapshot(spark_out, month)
     pd.testing.assert_frame_equal(snap_s.scores, snap_p.scores.sort_index(), check_dtype=False,
                                   rtol=1e-9)
     pd.testing.assert_frame_equal(snap_s.referrals, snap_p.referrals, check_dtype=False, rtol=1e-9)
@@ -229,6 +234,34 @@ def test_spark_summary_equals_pandas_summary(both_scores, i):
     assert {k: v for k, v in got["allocation"].items() if k not in drop} == \
         {k: v for k, v in want["allocation"].items() if k not in drop}
     assert want["flags"] is not None and want["explained"] > 0
+
+
+# -- a store laid out by household bucket: each task reads its bucket, no shuffle ---------------
+def test_spark_reads_a_bucketed_store_without_a_shuffle(spark, both_scores):
+    from assist.pipelines.spark.features import build_features_spark, feature_frame, load_spark_features
+    from assist.pipelines.spark.score import run_scoring_spark
+
+    _, _, ws = both_scores
+    ingest(source=ws / "source", out=ws / "store3", key=DEV_PSEUDONYM_KEY, buckets=3)
+    plan = feature_frame(spark, store=ws / "store3", as_of=AS_OF)._jdf.queryExecution() \
+        .executedPlan().toString()
+    assert "MapInPandas" in plan and "Exchange" not in plan
+    build_features_spark(spark, store=ws / "store3", as_of=AS_OF, out=ws / "f3_spark")
+    pandas_run = build_features(store=ws / "store3", as_of=AS_OF, out=ws / "f3_pandas")
+    values, profile, _ = load_spark_features(ws / "f3_spark" / AS_OF)
+    p_values, _ = load_features(Path(pandas_run.folder).parent, AS_OF)
+    pd.testing.assert_frame_equal(values, p_values, check_index_type=False, rtol=1e-12, atol=0)
+    model = NeedModel.load(ws / "need_model.json", expected_features=CATALOG.ids,
+                           expected_catalog_version=CATALOG.version, num_threads=1)
+    cfg = load_scoring_config(ws / "scoring.yaml")
+    common = dict(store=ws / "store3", model=model, model_version="file:need_model.json",
+                  config=cfg, config_hash=config_digest(cfg))
+    for month in ("2026-09", AS_OF):  # last month scored afresh, then from the snapshot
+        run = run_scoring_spark(spark, as_of=month, out=ws / "s3_spark", **common)
+        run_scoring(as_of=month, out=ws / "s3_pandas", **common)
+        assert run.summary["buckets"] == 3
+        _assert_same_snapshot(ws / "s3_pandas", ws / "s3_spark", month)
+    assert run.summary["previous"].startswith("snapshot") and run.summary["flags"]
 
 
 # -- one bucket back to the store loader's frames (no Spark needed) -----------------------------

@@ -37,7 +37,7 @@ def test_overrides_report_shape_and_html():
     assert "<svg" in html and "By hukou" in html and "undefined" in html and "无法计算" in html
     empty = overrides_report(d.iloc[:0], as_of=None, groups=["hukou"])
     assert empty["decisions"] == 0 and empty["rows"] == []
-    assert "No visit outcome has been recorded yet." in overrides_html(empty)
+    assert "No caseworker decision is recorded in the case store yet." in overrides_html(empty)
 
 
 def test_early_warning_report_hand_counted():

@@ -47,6 +47,7 @@ def test_a_policy_year_in_figures():
     assert rows[1]["repeat_share"] == 1.0 and rows[3]["repeat_share"] == 1.0
     assert rows[2]["repeat_share"] == 0.0
     assert [r["repeat_last_month"] for r in rows[:5]] == [0.0, 1.0, 0.0, 1.0, 0.0]
+    assert [r["repeat_after_finding"] for r in rows[:5]] == [0.0, 1.0, 0.0, 1.0, 0.0]
     assert rows[2]["precision_truth"] == 0.5             # a in need, d not
     assert rows[0]["precision_truth"] == 0.0             # b was not in need in M0
     # fell into need in M1: a and b; visited in M1..M4: both -> 1.0 at M4
@@ -67,3 +68,11 @@ def test_recall_ratios_judge_only_groups_with_enough_positives():
     low, high = recall_ratios(scores, needy, attributes=("g",), min_positives=20)
     assert (low, high) == (0.0, 1.0)                     # B: 0 of 20 found, A: 20 of 40
     assert recall_ratios(scores, needy, attributes=("g",), min_positives=21) == (1.0, 1.0)
+
+
+def test_a_retry_after_a_failed_contact_is_not_a_repeat_after_a_finding():
+    months, truth = _months()
+    months[2]["visits"] = _visits({"a": "confirmed", "d": "unreachable"}, {"a", "d"})
+    rows = policy_figures(months, status_quo=False, ece=False, truth=truth)["months"]
+    assert rows[3]["repeat_last_month"] == 1.0          # d again in M3
+    assert rows[3]["repeat_after_finding"] == 0.0       # nobody had found anything at d

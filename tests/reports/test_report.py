@@ -51,7 +51,15 @@ def test_audit_json_shape_exactly(scored):
                  "--group", "hukou", "--group", "sex", "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)  # exactly one JSON object on stdout
-    assert set(out) == {"n", "threshold", "groups", "reference"}
+    assert set(out) == {"n", "threshold", "groups", "reference", "intervals", "rule",
+                        "min_ratio", "max_ratio", "findings"}
+    # every group but the reference has the 95 % intervals of its recall and miss-rate ratios
+    ratio = {(r["attribute"], r["group"]): r for r in out["findings"]["ratio_intervals"]}
+    assert ratio[("hukou", "B")]["tpr"]["low"] < ratio[("hukou", "B")]["tpr"]["high"]
+    assert ("hukou", "A") not in ratio  # the reference itself
+    assert out["findings"]["min_positives"] == 20 and out["findings"]["harmful"] == []
+    assert {(x["attribute"], x["group"]) for x in out["findings"]["not_judged"]} >= {
+        ("hukou", "B"), ("sex", "M")}  # 10 households: nothing is judged
     assert out["n"] == 10 and out["threshold"] == 0.5
     assert out["reference"] == {"hukou": "A", "sex": "F", "hukou & sex": "A & F"}
     for g in out["groups"]:
@@ -127,6 +135,8 @@ def _fabricate_scores(ws, month):
                       "probability": np.clip(0.02 + 1.8 * af.scores, 0, 1)}, index=feats.index)
     s["band"] = need_band(s["probability"], {"medium": 0.2, "high": 0.5})
     s["deprivation_score"], s["deprivation_poor"] = af.scores, af.poor
+    for col in ("head_sex", "head_age_band", "head_hukou", "has_disability"):  # as scoring does
+        s[col] = attrs[col].reindex(s.index)
     order = s["probability"].rank(method="first", ascending=False)
     s["candidate"], s["allocated"], s["warning"] = order <= 60, order <= 40, False
     s = s.join(feats)
@@ -162,7 +172,10 @@ def test_coverage_report(district):
                 "verified", "confirmed", "gap_model", "gap_index"):
         assert body[col].sum() == district_row[col], col
     assert district_row["households"] == len(s)
-    assert district_row["expected_in_need"] == pytest.approx(s["probability"].sum())
+    # no population calibration recorded: no expected need (visited-calibrated overstate it)
+    assert rep["probability_basis"] == "visited" and district_row["expected_in_need"] is None
+    assert rep["case_store"] is None and rep["decisions"] == 0  # no case store here yet
+    assert district_row["verified"] == district_row["verified_records"]
     assert district_row["referred"] == 60 and district_row["allocated"] == 40
     t = load_tables(ws / "store", as_of=AS_OF, months=1, tables=["assistance", "verifications"])
     assisted = receiving(t["assistance"], s.index, as_of=AS_OF).any(axis=1)
@@ -180,7 +193,12 @@ def test_coverage_report(district):
     assert np.allclose(shares.loc[poor_streets].sum(axis=1), 1.0)
     assert shares.drop(index=poor_streets).isna().all(axis=None)  # no poor: undefined
     assert {r["street_code"] for r in rep["deprivation"]["streets"]} == set(body.index)
-    assert [r["as_of"] for r in rep["trend"]] == list(MONTHS)
+    # trend per street over the store's months: the first without a snapshot (visits only)
+    assert [r["as_of"] for r in rep["trend"]] == ["2026-08", *MONTHS]
+    first = {r["street_code"]: r for r in rep["trend"][0]["streets"]}
+    assert first["(district)"]["high_band"] is None and first["(district)"]["verified"] >= 0
+    last = {r["street_code"]: r for r in rep["trend"][-1]["streets"]}
+    assert last["(district)"]["verified"] == district_row["verified"]
     html = (ws / "reports" / AS_OF / "coverage.html").read_text(encoding="utf-8")
     assert "<svg" in html and json.loads((ws / "reports" / AS_OF / "coverage.json").read_text())
 
@@ -248,6 +266,103 @@ def test_audit_report_logged_to_mlflow(scored, tmp_path):
     assert "fairness.min_tpr_ratio.hukou" in c.get_run(run_id).data.metrics
 
 
+# --- `assist audit --as-of M`: the month's snapshot with the labels recorded for it ----------
+def _october_outcomes(ws) -> pd.Series:
+    """By hand: each household's latest informative verification visit dated in 2026-10."""
+    v = load_tables(ws / "store", as_of=AS_OF, months=1, tables=["verifications"])["verifications"]
+    v = v.loc[v["visit_date"].between(pd.Timestamp("2026-10-01"), pd.Timestamp("2026-10-31"))
+              & v["outcome"].isin(["confirmed", "not_in_need"])]
+    v = v.sort_values(["household_id", "visit_date", "verification_id"])
+    last = v.drop_duplicates("household_id", keep="last").set_index("household_id")["outcome"]
+    return (last == "confirmed").astype(float)
+
+
+def test_audit_as_of_joins_the_months_groups_and_labels(district):
+    ws, env, scores = district
+    month = MONTHS[0]  # 2026-09: labelled by the visits dated in 2026-10
+    res = _audit("--as-of", month, "--json", env=env)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    snap = scores[month]
+    y = _october_outcomes(ws).reindex(snap.index).dropna()
+    assert out["n"] == len(y) > 0 and out["rule"] == "listed (candidate)"
+    streets = [g for g in out["groups"] if g["attribute"] == "street_code"]
+    assert sum(g["n"] for g in streets) == len(y)
+    positives = sum(round(g["n"] * g["base_rate"]) for g in streets)
+    assert positives == int(y.sum())
+    reached = sum(round(g["n"] * g["base_rate"] * (g["tpr"] or 0)) for g in streets)
+    assert reached == int((snap.loc[y.index, "candidate"] & (y == 1)).sum())
+    assert {"head_sex", "head_age_band", "head_hukou", "has_disability", "street_code"} <= set(
+        out["reference"])
+    found = out["findings"]
+    assert found["min_positives"] == 20 and "Katz" in found["method"]
+    judged = {(r["attribute"], r["group"]) for r in found["ratio_intervals"] if r["judged"]}
+    assert judged.isdisjoint({(x["attribute"], x["group"]) for x in found["not_judged"]})
+    # the terminal says where the labels came from
+    res = _audit("--as-of", month, "--no-intersections", env=env)
+    assert res.exit_code == 0 and f"snapshot {month}" in res.output
+    assert f"{len(y):,} verification visits, 0 case-store decisions" in res.output
+
+
+def test_audit_as_of_store_adds_the_live_audit_to_the_months_report(district):
+    ws, env, _ = district
+    month = MONTHS[0]
+    folder = ws / "reports" / month
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "fairness.json").write_text(json.dumps(
+        {"as_of": month, "model_version": "assist-need-model/1", "min_positives": 20,
+         "audits": {}}), encoding="utf-8")
+    res = _audit("--as-of", month, "--store", "--json", env=env)
+    assert res.exit_code == 0, res.output
+    printed = json.loads(res.stdout)
+    stored = json.loads((folder / "fairness.json").read_text(encoding="utf-8"))
+    assert stored["model_version"] == "assist-need-model/1"  # the model's report is kept
+    live = stored["audits"]["live"]
+    assert live["findings"] == printed["findings"] and live["n"] == printed["n"]
+    html = (folder / "fairness.html").read_text(encoding="utf-8")
+    assert "依据本月名单与已记录结果" in html and "Katz" in html
+    assert _audit("--scores", "x.csv", "--store", env=env).exit_code == 2  # a month only
+
+
+def test_case_store_decisions_label_the_month_over_the_department(district):
+    from assist.pipelines.month_audit import month_table
+
+    ws, _, scores = district
+    month = MONTHS[0]
+    dept = _october_outcomes(ws).reindex(scores[month].index).dropna()
+    confirmed = dept.index[dept == 1][0]
+    unlabelled = scores[month].index.difference(dept.index)[0]
+    decisions = pd.DataFrame({"household_id": [confirmed, unlabelled, unlabelled],
+                              "month": "2026-10", "outcome": ["not_in_need", "unreachable",
+                                                              "confirmed"],
+                              "date": pd.to_datetime(["2026-10-05", "2026-10-03", "2026-10-09"]),
+                              "referral_month": month,
+                              "updated_at": pd.to_datetime(["2026-10-05", "2026-10-03",
+                                                            "2026-10-09"], utc=True)})
+    table = month_table(scores_dir=ws / "scores", store=ws / "store", as_of=month,
+                        casebook=decisions)
+    label = table.frame["label"]
+    assert label[confirmed] == 0.0 and label[unlabelled] == 1.0  # the latest decision wins
+    assert table.counts["casebook"] == 2 and table.counts["replaced_verification"] == 1
+    assert int(label.notna().sum()) == len(dept) + 1
+    assert table.groups == ("head_sex", "head_age_band", "head_hukou", "has_disability",
+                            "street_code")
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--as-of", "2026-08"], "no scoring snapshot of 2026-08"),
+    (["--as-of", AS_OF], f"no labels for {AS_OF}"),  # no 2026-11 visits, no decisions
+    (["--as-of", "2026-13"], "not a month"),
+    (["--as-of", AS_OF, "--label-col", "x"], "--label-col is not used with --as-of"),
+    ([], "give either --scores FILE or --as-of MONTH"),
+])
+def test_audit_as_of_errors_are_one_line(district, args, needle):
+    _, env, _ = district
+    res = _audit(*args, env=env)
+    assert res.exit_code == 2, res.output
+    assert needle in res.output and "Traceback" not in res.output
+
+
 # --- the model's fairness report from held-out predictions ---------------------------------
 def _biased_predictions() -> pd.DataFrame:
     """200 households, 20 in need per hukou group; the model lists 16 of the local ones in
@@ -277,7 +392,12 @@ def test_model_fairness_flags_a_biased_model_and_audit_reads_the_file(tmp_path):
     assert g[("head_hukou", "non-local")]["tpr"] == pytest.approx(6 / 20)
     assert g[("head_hukou", "non-local")]["disparity"]["tpr"] == pytest.approx(6 / 16)
     assert "tpr" in g[("head_hukou", "non-local")]["flags"]
-    assert any("head_hukou=non-local" in f for f in truth["findings"])
+    # 20 in need per group: recall ratio 0.375, its 95 % interval wholly below the band
+    harmful = truth["findings"]["harmful"]
+    assert [(f["attribute"], f["group"]) for f in harmful][:1] == [("head_hukou", "non-local")]
+    tpr = next(m for m in harmful[0]["metrics"] if m["metric"] == "tpr")
+    assert tpr["ratio"] == pytest.approx(6 / 16) and tpr["high"] < 0.8
+    assert (harmful[0]["positives"], harmful[0]["reached"]) == (20, 6)
     assert "head_hukou & head_sex" in truth["reference"]
     assert set(payload["audits"]) == {"verified", "truth"}
     assert "<svg" in html and "户主户籍" in html and "head&#39;s hukou" in html

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from assist.experiments.card import LIMITATIONS
 from assist.features import CATALOG
 from assist.features.codes import DEPARTMENTS
@@ -37,12 +39,15 @@ def test_anonymous_chinese_page_generated_from_the_catalog(browser, empty_worksp
         row = _row(page, ind.id)
         assert ind.name_zh in row and f"{ind.cutoff:g}" in row, ind.id
         assert ("高于" if ind.direction == 1 else "低于") in row, ind.id
+        assert f"{ind.weight:.1%}" in row, ind.id  # the catalog's weight
+    assert sum(ind.weight for ind in CATALOG) == pytest.approx(1.0)
     assert f"{len(CATALOG)} 项指标" in page
     for dim in CATALOG.dimension_entries:
         assert f"<h3>{dim.name_zh} · " in page
     for label in DEPARTMENTS.values():
         assert label.zh in page
     assert "评分从不单独作出决定" in page and "数据有误" in page
+    assert "服务窗口受理。" in page  # Chinese punctuation in the Chinese page
     assert "尚未有模型注册为生产版本" in page
 
 

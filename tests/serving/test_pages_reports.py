@@ -10,13 +10,15 @@ the test's own (``app.state.settings`` is swapped for the test).
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from assist.features import CATALOG
-from assist.reports import views
+from assist.reports import fairness_view
+from assist.reports.coverage_facts import counted, decision_facts
 from assist.reports.i18n import translators
 from assist.reports.model import fairness_report
 from assist.reports.render import fairness_html
@@ -64,6 +66,28 @@ def fairness_payload(min_positives: int = 20) -> dict:
     return payload
 
 
+def biased_payload(min_positives: int = 20) -> dict:
+    """A fairness report where chance is not the explanation: 120 held-out households, 40 in
+    need per sex. Women's recall 36/40, men's 12/40 (ratio 1/3, its 95 % interval wholly below
+    0.8: harmful); the 20 disabled households in need are all reached against 28/60 of the
+    others (ratio 2.14, interval wholly above 1.25: favourable); streets S01 and S02 alternate
+    (recall 24/40 each: within the band)."""
+    rows = []
+    for i in range(120):
+        sex, k = ("F", i) if i < 60 else ("M", i - 60)
+        need = k < 40
+        chosen = need and k < (36 if sex == "F" else 12)
+        rows.append({"household_id": f"h{i}", "month": AS_OF, "score": 0.9 if chosen else 0.1,
+                     "selected": int(chosen), "verified": int(need), "head_sex": sex,
+                     "has_disability": str(sex == "F" and k < 20),
+                     "street_code": "S01" if i % 2 else "S02"})
+    payload, _html = fairness_report(pd.DataFrame(rows),
+                                     groups=["head_sex", "has_disability", "street_code"],
+                                     share=0.4, run_id="run8", model_version="8",
+                                     min_positives=min_positives)
+    return payload
+
+
 #: dimensions hS02a is deprived on (every indicator of each); hS01a is deprived on everything
 HS02A_DIMENSIONS = ("income", "health", "employment")
 
@@ -90,12 +114,15 @@ def coverage_payload() -> dict:
                            "probability": [0.81, 0.05, 0.74, 0.33],
                            "candidate": [True, False, True, True],
                            "allocated": [True, False, True, False]}, index=ids)
-    flag = lambda *hs: pd.Series(ids.isin(hs), index=ids)  # noqa: E731
-    kw = {"assisted": flag("hS02a"), "verified": flag("hS01a"), "confirmed": flag("hS01a")}
-    streets = coverage_counts(scores, level="street_code", **kw)
-    communities = coverage_counts(scores, level="community_code", **kw)
+    records = pd.DataFrame({"verified_records": ids.isin(["hS01a"]),
+                            "confirmed_records": ids.isin(["hS01a"]),
+                            "assisted_records": ids.isin(["hS02a"])}, index=ids)
+    facts = counted(records, decision_facts(None, AS_OF, ids))
+    streets = coverage_counts(scores, facts=facts, level="street_code")
+    communities = coverage_counts(scores, facts=facts, level="community_code")
     deprivation = deprivation_by_street(scores.join(_indicator_values(ids)), k=0.3333)
-    return {"as_of": AS_OF, "streets": _records(streets), "communities": _records(communities),
+    return {"as_of": AS_OF, "probability_basis": "population",
+            "streets": _records(streets), "communities": _records(communities),
             "deprivation": deprivation, "trend": [],
             "definitions": {"assisted": "an active grant", "scope": "the one definition"}}
 
@@ -177,19 +204,29 @@ def test_missing_reports_name_the_command(browser, workspace):
     assert c.get("/reports/2026-10/coverage.html").status_code == 404
 
 
-def test_fairness_table_flags_and_intervals(browser, reports_written):
+@pytest.fixture
+def fairness_written(workspace):
+    """The small fairness report (every group below the minimum) of 2026-10, alone."""
+    payload = fairness_payload()
+    write_report(workspace / "reports" / AS_OF, "fairness", payload, fairness_html(payload))
+    return payload
+
+
+def test_small_groups_are_not_judged_and_carry_no_flag(browser, fairness_written):
     page = browser("mgr").get("/fairness").text
     assert "对社会救助而言，最大的伤害是被遗漏" in page
-    # findings: men's recall 0.5 / 0.8 = 0.625 (shown 0.62, half to even) and miss rate 0.5 / 0.2 = 2.50 are out of band
-    assert "户主性别为“男”的召回率是“女”的 0.62 倍" in page
-    assert "户主性别为“男”的遗漏率是“女”的 2.50 倍" in page
+    assert "⚠" not in page  # every group is below the declared minimum of 20 in need
+    assert "没有群体被名单覆盖的比例显著低于其参照组" in page
+    assert "至少有 20 户确有困难的家庭" in page and "Katz 对数区间" in page  # the method
     men = _row(page, "男")
-    assert men.startswith('<tr class="flagged">')
     assert "50.0%" in men and "15.0%–85.0%" in men  # recall 2/4, Wilson 95 %
-    assert men.count("⚠") == 2 and men.count("超出范围") == 2  # recall and FNR ratios
-    assert "样本少，请谨慎解读" in men
+    # men's recall ratio 0.5 / 0.8 = 0.625 (shown 0.62, half to even): its Katz interval
+    # 0.21-1.83 reaches into the band
+    assert "0.62（0.21–1.83）" in men
+    assert "未作判断（6 户，确有困难 4 户）" in men
+    assert "未作判断：确有困难的家庭少于 20 户" in page
     women = _row(page, "女")
-    assert "80.0%" in women and "参照组" in women and "⚠" not in women
+    assert "80.0%" in women and "参照组" in women
     disabled = _row(page, "是")
     assert disabled.count("无法计算") >= 3  # recall, miss rate, their ratios: no one in need
     assert page.count('<svg class="chart"') == 2  # recall chart per single attribute
@@ -197,10 +234,36 @@ def test_fairness_table_flags_and_intervals(browser, reports_written):
     assert 'href="/reports/2026-10/fairness.html"' in page
 
 
-def test_fairness_in_english(browser, reports_written):
+def test_only_intervals_outside_the_band_are_findings(browser, workspace):
+    payload = biased_payload()
+    write_report(workspace / "reports" / AS_OF, "fairness", payload, fairness_html(payload))
+    page = browser("mgr").get("/fairness").text
+    head = page.split('id="findings"')[1].split('<section class="card wide">')[0]  # findings
+    assert "名单覆盖显著少于参照组的群体（1）" in head
+    men = _finding_rows(head)[0]
+    assert men[0] == "户主性别：男" and men[1] == "女"
+    assert "召回率 0.33（0.21–0.54）" in men[2] and "遗漏率 7.00（2.70–18.13）" in men[2]
+    assert men[3:] == ["60", "40", "12"]
+    # favourable apart from harmful, folded; never with the warning sign
+    fav = head.split("名单覆盖显著多于参照组的群体", 1)[1].split("</details>")[0]
+    assert "有残疾成员：是" in fav and "⚠" not in fav
+    assert head.count("⚠") == 1  # the heading of the harmful findings
+    # in the tables: only the harmful group's row is flagged; streets by name, never codes
+    assert _row(page, "男").startswith('<tr class="flagged">') and "覆盖较少" in _row(page, "男")
+    harmful = payload["audits"]["verified"]["findings"]["harmful"]
+    assert page.count('<tr class="flagged">') == len(harmful)  # one row per finding
+    assert "覆盖较多" in _row(page, "是") and "⚠" not in _row(page, "是")
+    assert "东湖街道" in page and ">S01<" not in page and "S01 " not in page
+    assert "在范围内" in _row(page, "西林街道")  # 24/40 reached in each street
+    en = browser("mgr", lang="en").get("/fairness").text
+    assert "head&#39;s sex: male" in en and "Reached less often than their reference group (1)" in en
+
+
+def test_fairness_in_english(browser, fairness_written):
     page = browser("mgr", lang="en").get("/fairness").text
     assert "harm is being missed" in page and "Miss rate" in page
     assert "undefined" in page and "head&#39;s sex" in page and "male" in page
+    assert "not judged (n = 6, in need 4)" in page and "Katz log interval" in page
 
 
 def test_coverage_uses_the_report(browser, reports_written):
@@ -244,23 +307,44 @@ def _chinese_part(document: str) -> str:
     return document.split('id="zh"', 1)[1].split('id="en"', 1)[0]
 
 
+def _finding_rows(page: str) -> list[list[str]]:
+    """The cells of every findings table (harmful, pairs, favourable), in order."""
+    out = []
+    for table in re.findall(r'<table class="list compact findings">(.*?)</table>', page,
+                            flags=re.S):
+        for row in re.findall(r"<tr>\s*<th scope=\"row\">(.*?)</tr>", table, flags=re.S):
+            out.append([" ".join(unescape(re.sub(r"<[^>]+>", " ", c)).split())
+                        for c in re.split(r"</t[hd]>", row) if re.sub(r"<[^>]+>", "", c).strip()])
+    return out
+
+
 @pytest.mark.parametrize("min_positives", [20, 4])
-def test_fairness_page_and_stored_file_list_the_same_findings(browser, workspace,
-                                                              min_positives):
-    payload = fairness_payload(min_positives)
+def test_fairness_page_stored_file_and_json_list_the_same_findings(browser, workspace,
+                                                                    min_positives):
+    payload = biased_payload(min_positives)
     folder = workspace / "reports" / AS_OF
     write_report(folder, "fairness", payload, fairness_html(payload))
     c = browser("mgr")
     page = c.get("/fairness?audit=verified").text
     stored = _chinese_part(c.get(f"/reports/{AS_OF}/fairness.html").text)
-    assert _findings(page) == _findings(stored) and _findings(page)
+    assert _finding_rows(page) == _finding_rows(stored) and _finding_rows(page)
     assert _row_headers(page) == _row_headers(stored)
     assert page.count('<tr class="flagged">') == stored.count('<tr class="flagged">') > 0
-    # the report's own findings (groups with at least min_positives in need) match its JSON
-    flagged = payload["audits"]["verified"]["findings"]
-    main = re.search(r'<ul class="findings">(.*?)</ul>', stored, flags=re.S)
-    assert (main.group(1).count("<li>") if main else 0) == len(flagged)
-    assert ("样本少，请谨慎解读 (4)" in stored) == (min_positives > 4)  # men, alone and paired
+    # ... and the JSON's findings, in its order (harmful, then favourable; single attributes
+    # before pairs)
+    found = payload["audits"]["verified"]["findings"]
+    t = translators()["zh"]
+    ordered = [f for kind in ("harmful", "favourable") for pair in (False, True)
+               for f in found[kind] if f["pair"] == pair]
+    assert [r[0] for r in _finding_rows(page)] == [
+        f"{t.attribute(f['attribute'])}：{fairness_view.group_name(f['attribute'], f['group'], t)}"
+        for f in ordered]
+    # each list by severity: the interval's nearer end farthest from the band first
+    for kind in ("harmful", "favourable"):
+        for part in (True, False):
+            sev = [f["severity"] for f in found[kind] if f["pair"] == part]
+            assert sev == sorted(sev, reverse=True) and all(v > 0 for v in sev)
+    assert len(found["not_judged"]) == (0 if min_positives == 4 else len(found["not_judged"]))
 
 
 def test_coverage_page_and_stored_file_show_the_same_rows(browser, reports_written):
@@ -270,6 +354,7 @@ def test_coverage_page_and_stored_file_show_the_same_rows(browser, reports_writt
     streets = ["东湖街道", "西林街道", "南苑街道"]
     assert _row_headers(page) == _row_headers(stored) == [
         *streets, "全区",  # coverage
+        *streets, "全区",  # where visits, findings and grants come from
         *streets, "全区", *streets,  # deprivation index, share of M0 by dimension
         "S01C001", "S01C002", "S02C001", "S03C001"]  # communities
     assert _cells(_row(page, "东湖街道")) == _cells(_row(stored, "东湖街道"))
@@ -351,7 +436,7 @@ def test_early_warning_counts(browser, workspace):
 
 def test_overrides_page(browser, workspace):
     page = browser("mgr").get("/overrides").text
-    assert "尚未记录任何走访结果" in page
+    assert "个案库中尚无社工处理结果" in page and "部门核查记录不属于处理结果" in page
     _decide(browser("cw1"), "hS01a", outcome="not_in_need", override_reason="子女已就业")
     _decide(browser("cw2"), "hS02a", outcome="confirmed")
     page = browser("mgr").get("/overrides").text
@@ -359,6 +444,9 @@ def test_overrides_page(browser, workspace):
     assert "50.0%" in district  # 1 override of 2 decisions
     assert "0.0%" in district and "100.0%" in district  # confirmed: overridden 0/1, followed 1/1
     assert "东湖街道" in page and "按街道" in page
+    assert "尚无社工处理结果" not in page  # decisions exist: never "none recorded"
+    month = browser("mgr").get("/overrides?as_of=2026-09")
+    assert month.status_code == 200 and "2026-09 的转介尚无社工处理结果" in month.text
     assert browser("mgr").get("/overrides?as_of=2026-10").status_code == 200
     assert browser("mgr").get("/overrides?as_of=bogus").status_code == 200  # ignored
 
@@ -367,11 +455,11 @@ def test_views_format_undefined_in_both_languages():
     tr = translators()
     audit = fairness_payload()["audits"]["verified"]
     for lang, word in (("zh", "无法计算"), ("en", "undefined")):
-        v = views.fairness_view(audit, tr[lang])
+        v = fairness_view.fairness_view(audit, tr[lang])
         row = next(r for s in v["sections"] if s["attribute"] == "has_disability"
                    for r in s["rows"] if r["group"] in ("是", "yes"))
-        assert row["rates"]["tpr"].text == word and row["ci"] == word
-        assert row["ratios"]["tpr"].text == word and not row["ratios"]["tpr"].out
+        assert row["rates"]["tpr"] == word and row["ci"] == word
+        assert row["ratios"]["tpr"] == word and row["status"]["kind"] != "harmful"
 
 
 @pytest.mark.parametrize("lang, share, signed, big, none", [

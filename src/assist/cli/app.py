@@ -9,7 +9,19 @@ from __future__ import annotations
 
 import typer
 
-from assist.cli import data, demo, identity, loop, meters, models, month, reports, score, serving
+from assist.cli import (
+    data,
+    demo,
+    identity,
+    loop,
+    meters,
+    models,
+    month,
+    reports,
+    score,
+    serving,
+    uplift,  # noqa: F401  (registers `assist report uplift`)
+)
 
 app = typer.Typer(
     name="assist",

@@ -63,6 +63,9 @@ def ingest(
     encoding: Annotated[str | None, typer.Option(
         help="Text encoding of every CSV extract, e.g. gb18030 (default: UTF-8, or what "
              "the source folder's source.yaml declares per table).")] = None,
+    buckets: Annotated[int | None, typer.Option(
+        min=1, help="Household buckets the store is laid out in (default: the store's own, "
+                    "else ~20,000 households each); another count rebuilds it in full.")] = None,
 ) -> None:
     """Validate every row of new or changed extracts, quarantine bad rows with reasons,
     pseudonymise ids, write the store (unchanged months are kept as they are); a table-month
@@ -74,7 +77,7 @@ def ingest(
         summary = run(source=source or s.source_dir, out=out_dir or s.store_dir,
                       key=s.pseudonym_key.get_secret_value(), progress=bar, workers=workers,
                       full=full, strict=strict, accept_low=tuple(accept_low or ()),
-                      horizon=horizon, encoding=encoding)
+                      horizon=horizon, encoding=encoding, buckets=buckets)
     out.print(summary.table())
     out.print(write_identity(s, source=source or s.source_dir, store=out_dir, encoding=encoding))
 

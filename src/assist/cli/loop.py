@@ -50,13 +50,23 @@ def show(figures: dict[str, dict[str, Any]]) -> None:
             t.add_row(name, *(_fmt(row[c]) for c in MONTH_FIELDS))
     out.print(t)
     total = Table(title="the whole run")
-    for col in ("policy", "reached cumulative", "uplift estimate", "uplift true", "seconds",
-                "peak MB"):
+    for col in ("policy", "reached cumulative", "uplift estimate (95%, n)",
+                "uplift true (same households)", "uplift true (3 months)", "seconds", "peak MB"):
         total.add_column(col, justify="left" if col == "policy" else "right")
     for name, f in figures.items():
-        total.add_row(name, _fmt(f["reached_cumulative"]), _fmt(f["uplift_estimate"]),
+        total.add_row(name, _fmt(f["reached_cumulative"]), _estimate(f.get("uplift")),
+                      _fmt((f.get("uplift") or {}).get("true_matched")),
                       _fmt(f["uplift_true"]), f"{f['seconds']:.0f}", f"{f['peak_mb']:,.0f}")
     out.print(total)
+
+
+def _estimate(u: dict[str, Any] | None) -> str:
+    """The uplift estimate with its interval and households, or why there is none."""
+    if u is None:
+        return "–"
+    if u.get("effect") is None:
+        return f"– (n = {u['households']})"
+    return f"{u['effect']:.3f} ({u['low']:.3f}–{u['high']:.3f}, n = {u['households']:,})"
 
 
 @app.command("simulate-loop")
@@ -107,7 +117,8 @@ def simulate_loop(
                              retrain_every=retrain_every, pseudo=pseudo, truth=truth,
                              say=out.print, advance=lambda t=task: bar.advance(t))
             f = policy_figures(run.months, status_quo=name == "status-quo",
-                               ece=name.startswith("model"), truth=run.truth)
+                               ece=name.startswith("model"), truth=run.truth,
+                               uplift=run.uplift)
             f["seconds"] = run.seconds
             f["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             figures[name] = f

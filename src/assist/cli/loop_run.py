@@ -57,6 +57,9 @@ class PolicyRun:
     months: list[dict[str, Any]] = field(default_factory=list)
     #: the policy's hidden truth per month (history included), raw household ids
     truth: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: the product's uplift estimate and the true effect on the same households (learning
+    #: policies; :func:`estimate_uplift`)
+    uplift: dict[str, Any] | None = None
     seconds: float = 0.0
 
 
@@ -276,5 +279,29 @@ def run_policy(base: Settings, name: str, *, out: Path, loop_months: list[str],
             version = train_and_promote(s, labels=export_labels(s), say=say)
             say(f"{name}: retrained after {month}: version {version}")
     run.truth = truth
+    if name in LEARNING:
+        run.uplift = estimate_uplift(s, truth=truth, pseudo=pseudo)
     run.seconds = time.perf_counter() - t0
     return run
+
+
+def estimate_uplift(s: Settings, *, truth: dict[str, pd.DataFrame],
+                    pseudo: dict[str, str]) -> dict[str, Any]:
+    """The product's uplift estimate from the policy's own records
+    (:func:`assist.pipelines.uplift.estimate`), with the simulator's true effect on the same
+    households and review months beside it (``true_matched``)."""
+    from assist.pipelines.uplift import estimate
+
+    quality = finding_quality()
+    est, pairs = estimate(workspace=s.workspace, store=s.store_dir, scores_dir=s.scores_dir,
+                          sensitivity=quality["sensitivity"],
+                          specificity=quality["specificity"])
+    raw = {v: k for k, v in pseudo.items()}
+    would, was = [], []
+    for month, part in pairs.groupby("review_month", sort=True):
+        t = truth[str(month)].reindex([raw[h] for h in part["household_id"]])
+        would.append((t["need_score"] + t["relief"] > 0).to_numpy())
+        was.append((t["need_score"] > 0).to_numpy())
+    est["true_matched"] = (round(float(np.concatenate(would).mean()
+                                       - np.concatenate(was).mean()), 4) if would else None)
+    return est

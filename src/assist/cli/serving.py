@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from assist.cli.admin import DEMO_USERS, audit_log, case_store_session, users
-from assist.cli.common import load_settings, month_option, out, user_errors
+from assist.cli.common import console, load_settings, month_option, out, user_errors
 
 if TYPE_CHECKING:
     from assist.settings import Settings
@@ -88,12 +88,22 @@ casebook = typer.Typer(help="The case store: migrate, load snapshots, export lab
                        no_args_is_help=True)
 
 
+#: what ``assist serve --workers N`` says when N > 1 on a SQLite store
+SQLITE_WORKERS_WARNING = (
+    "SQLite is single-writer: {workers} workers share one write lock (every API read writes "
+    "an audit entry), so they queue behind each other; use PostgreSQL for several workers "
+    "(ASSIST_DATABASE_URL=postgresql+psycopg://...)")
+
+
 @app.command()
 @user_errors
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Uvicorn worker processes.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, max=64, help=(
+        "API worker processes (uvicorn), each with its own audit group commit and up to 50 "
+        "store connections. Several workers need PostgreSQL to scale: SQLite is single-writer, "
+        "so with SQLite they run but queue on its one write lock (a warning says so)."))] = 1,
     load: Annotated[bool, typer.Option(help="Load the current scoring snapshot first.")] = True,
 ) -> None:
     """Run the API (migrating the store and loading the current snapshot first)."""
@@ -104,10 +114,14 @@ def serve(
 
     s = load_settings()
     s.api_token_secret()  # refuse a default secret before binding
+    if workers > 1 and s.db_url.startswith("sqlite"):
+        console.print(f"[yellow]warning:[/yellow] {SQLITE_WORKERS_WARNING.format(workers=workers)}",
+                      soft_wrap=True)
     upgrade(s.db_url)
     if load and snapshot.has_current(s.scores_dir):
         out.print(load_month(s).message())
-    out.print(f"serving on http://{host}:{port}/api/v1 (docs: /api/v1/docs)")
+    out.print(f"serving on http://{host}:{port}/api/v1 (docs: /api/v1/docs) with {workers} "
+              f"worker{'s' if workers > 1 else ''}")
     uvicorn.run("assist.serving.app:from_environment", factory=True, host=host, port=port,
                 workers=workers, access_log=False, log_level="warning")
 

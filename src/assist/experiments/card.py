@@ -40,8 +40,10 @@ elderly people living alone — are under-represented). Verified precision and r
 the visited population; calibrated probabilities are calibrated to it, not to all households —
 unless the run had case-store labels of known propensity: a declared share of each month's
 visits explores a random, band-stratified sample of the households the ranking did not choose,
-every visit's propensity is recorded, and the calibration map is then refitted on those labels
-weighted 1/propensity (Horvitz–Thompson), so the probabilities describe the whole district
+every visit's propensity is recorded, and the calibration map is then refitted on the labels
+of visits chosen by score (rank and exploration: chosen on the features alone, so P(need |
+score) holds beyond the visited households; exploration reaches the low scores), so the
+probabilities describe the whole district
 ("registered model" below says whether this run did)."""
 
 LIMITATIONS = (

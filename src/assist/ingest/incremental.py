@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 
 from assist.errors import InputError
 from assist.ingest.extracts import Extract
+from assist.ingest.layout import why_rebuilt
 from assist.ingest.manifest import check_key, kept_result, previous_manifest, why_not_incremental
 from assist.ingest.summary import CHANGED, NEW, RECHECKED, UNCHANGED, Changes, FileResult
 from assist.storage import store
@@ -60,8 +61,10 @@ class Plan:
         return extract.name in self.kept
 
 
-def plan(extracts: list[Extract], *, out: Path, key: str | bytes, full: bool) -> Plan:
-    """Compare ``extracts`` with the store at ``out``: what to validate, what to keep."""
+def plan(extracts: list[Extract], *, out: Path, key: str | bytes, full: bool,
+         buckets: int = 1) -> Plan:
+    """Compare ``extracts`` with the store at ``out``: what to validate, what to keep (nothing
+    when the store is laid out in other than ``buckets`` household buckets)."""
     manifest, unreadable = previous_manifest(out)
     if manifest is None:
         return _full(extracts, reason="--full" if full and unreadable else unreadable)
@@ -72,7 +75,7 @@ def plan(extracts: list[Extract], *, out: Path, key: str | bytes, full: bool) ->
     if full:
         return _full(extracts, reason="--full", removed=held)
     check_key(manifest, key, out)
-    reason = why_not_incremental(manifest)
+    reason = why_not_incremental(manifest) or why_rebuilt(manifest, buckets)
     if reason:
         log.warning("validating every file: %s", reason)
         return _full(extracts, reason=reason, removed=held)

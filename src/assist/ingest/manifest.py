@@ -19,6 +19,7 @@ from assist.ingest.extracts import Extract
 from assist.ingest.pseudonym import key_fingerprint
 from assist.ingest.summary import FileResult
 from assist.storage import store
+from assist.storage.buckets import HASH_NAME
 
 _ENTRY_FIELDS = {"table", "snapshot", "bytes", "sha256", "counts"}
 
@@ -35,8 +36,10 @@ def source_entry(extract: Extract, *, size: int, sha256: str, result: FileResult
 
 
 def write_manifest(staging: Path, *, snapshots: list[str], key: str | bytes,
-                   sources: dict[str, dict[str, Any]], expected: dict[str, str]) -> None:
-    """Hash every file of ``staging`` and write its manifest.
+                   sources: dict[str, dict[str, Any]], expected: dict[str, str],
+                   buckets: int = 1) -> None:
+    """Hash every file of ``staging`` and write its manifest (with the store's household
+    ``buckets``, see :mod:`assist.storage.buckets`).
 
     ``expected`` maps store files carried over from the previous store to the SHA-256 that
     store's manifest gave them: a file whose bytes no longer match was changed after that
@@ -57,6 +60,8 @@ def write_manifest(staging: Path, *, snapshots: list[str], key: str | bytes,
         "snapshots": snapshots,
         "tables": list(TABLE_ORDER),
         "key_fingerprint": key_fingerprint(key),
+        "buckets": buckets,
+        "bucket_hash": HASH_NAME,
         "files": files,
         "sources": dict(sorted(sources.items())),
     }, staging / store.MANIFEST_FILE)

@@ -55,10 +55,10 @@ from rich.progress import Progress
 
 from assist.errors import InputError
 from assist.features.schemas import PSEUDONYMISED, TABLE_ORDER, TABLES, clean_schema
-from assist.ingest import acceptance, incremental
+from assist.ingest import acceptance, incremental, layout
 from assist.ingest.coerce import arrow_text, coerce_column
 from assist.ingest.extracts import Extract, discover, read_extract
-from assist.ingest.manifest import source_entry, write_manifest
+from assist.ingest.manifest import previous_manifest, source_entry, write_manifest
 from assist.ingest.pseudonym import Pseudonymiser
 from assist.ingest.quarantine import MALFORMED_ROW, WHOLE_ROW, QuarantineWriter, quarantine_frame
 from assist.ingest.rules import DeclaredChecks, TableRules
@@ -75,12 +75,14 @@ PARALLEL_MIN_BYTES = 64 * 2**20
 
 #: called once per extract file, validated or kept (progress)
 Tick = Callable[[Extract, bool], None]
+#: the pseudonym key and the store's household buckets, as every worker needs them
+_Key = tuple[str | bytes, int]
 
 
 def ingest(*, source: Path, out: Path, key: str | bytes, progress: Progress | None = None,
            workers: int | None = None, full: bool = False, strict: bool = False,
            accept_low: Collection[str] = (), horizon: str | None = None,
-           encoding: str | None = None) -> IngestSummary:
+           encoding: str | None = None, buckets: int | None = None) -> IngestSummary:
     """Validate, quarantine and pseudonymise the extracts in ``source`` into the store ``out``.
 
     Only the source files that are new or changed since the store's last ingest are validated
@@ -90,7 +92,9 @@ def ingest(*, source: Path, out: Path, key: str | bytes, progress: Progress | No
     Months after ``horizon`` (default: the run date's month) are refused; anything in the
     source folder that is no extract is reported (refused with ``strict``); a table-month
     below its acceptance rule fails the run unless its table is in ``accept_low``; CSV files
-    are UTF-8 unless ``encoding`` (or the folder's ``source.yaml``) declares another.
+    are UTF-8 unless ``encoding`` (or the folder's ``source.yaml``) declares another. Every
+    table-month is laid out in ``buckets`` household buckets (default: the store's own, else
+    chosen from the district's size: :mod:`~assist.ingest.layout`).
     """
     source, out = Path(source), Path(out)
     atomic.recover(out)  # first, whatever happens next: repair a swap a killed run cut short
@@ -104,7 +108,8 @@ def ingest(*, source: Path, out: Path, key: str | bytes, progress: Progress | No
         log.warning("not an extract, ignored: %s", name)
     rules = _Acceptance(frozenset(accept_low), tuple(ignored))
     atomic.check_replaceable(out, marker=store.MANIFEST_FILE)
-    plan = incremental.plan(extracts, out=out, key=key, full=full)
+    buckets = layout.bucket_count(buckets, manifest=previous_manifest(out)[0], extracts=extracts)
+    plan = incremental.plan(extracts, out=out, key=key, full=full, buckets=buckets)
     groups = [g for s in snapshots
               if (g := [e for e in extracts if e.snapshot == s and not plan.keeps(e)])]
     tick = _ticker(progress, len(extracts))
@@ -118,10 +123,10 @@ def ingest(*, source: Path, out: Path, key: str | bytes, progress: Progress | No
         log.info("carried %d unchanged table-month(s) over (%d hard-linked)",
                  len(plan.kept_files), linked)
         summary, sources = _store(snapshots, extracts, plan, groups, out=out, staging=staging,
-                                  key=key, workers=workers, tick=tick, rules=rules)
+                                  key=(key, buckets), workers=workers, tick=tick, rules=rules)
         store.write_json(summary.to_dict(), staging / store.SUMMARY_FILE)
         write_manifest(staging, snapshots=snapshots, key=key, sources=sources,
-                       expected=plan.kept_files)
+                       expected=plan.kept_files, buckets=buckets)
     return summary
 
 
@@ -176,7 +181,7 @@ def _carried_summary(snapshots: list[str], extracts: list[Extract], plan: increm
 
 
 def _store(snapshots: list[str], extracts: list[Extract], plan: incremental.Plan,
-           groups: list[list[Extract]], *, out: Path, staging: Path, key: str | bytes,
+           groups: list[list[Extract]], *, out: Path, staging: Path, key: _Key,
            workers: int, tick: Tick,
            rules: _Acceptance) -> tuple[IngestSummary, dict[str, dict[str, Any]]]:
     """Validate ``groups`` and carry the rest over, in snapshot and table order: the summary
@@ -239,8 +244,8 @@ class _Done:
 class _Snapshots:
     """Ingests snapshots one after another: the checks and the pseudonym cache they share."""
 
-    def __init__(self, key: str | bytes) -> None:
-        self.pseudonyms = Pseudonymiser(key)
+    def __init__(self, key: _Key) -> None:
+        self.pseudonyms, self.buckets = Pseudonymiser(key[0]), key[1]
         self.checks = {name: TableRules(name) for name in TABLE_ORDER}
         self.self_checks = {name: _self_check_schema(name) for name in TABLE_ORDER}
 
@@ -255,7 +260,8 @@ class _Snapshots:
             done, accepted = _ingest_file(
                 extract, staging, self.checks[extract.table], self.self_checks[extract.table],
                 self.pseudonyms,
-                households=None if extract.table == "households" else households)
+                households=None if extract.table == "households" else households,
+                buckets=self.buckets)
             if extract.table == "households":
                 households = accepted
             yield done
@@ -267,7 +273,7 @@ def _stored_households(staging: Path, snapshot: str) -> pa.Array:
     return arrow_text(pd.read_parquet(path, columns=["household_id"])["household_id"])
 
 
-def _ingested(groups: list[list[Extract]], staging: Path, key: str | bytes,
+def _ingested(groups: list[list[Extract]], staging: Path, key: _Key,
               workers: int) -> Iterator[_Done]:
     """Every file ingested, in snapshot and table order, by ``workers`` processes."""
     if workers == 1:
@@ -290,7 +296,7 @@ def _ingested(groups: list[list[Extract]], staging: Path, key: str | bytes,
 _WORKER: dict[str, _Snapshots] = {}
 
 
-def _start_worker(key: str | bytes) -> None:
+def _start_worker(key: _Key) -> None:
     _WORKER["run"] = _Snapshots(key)
 
 
@@ -324,7 +330,7 @@ def _self_check_schema(name: str) -> _SelfCheck:
 
 def _ingest_file(extract: Extract, staging: Path, checks: TableRules,
                  self_check: _SelfCheck, pseudonyms: Pseudonymiser, *,
-                 households: pa.Array | None) -> tuple[_Done, pa.Array | None]:
+                 households: pa.Array | None, buckets: int) -> tuple[_Done, pa.Array | None]:
     """Read, check, pseudonymise and write one extract file: what it gave (counts, SHA-256,
     size, quarantine rows) and, for a households file, the pseudonyms of the accepted
     households (for the next tables of the snapshot)."""
@@ -354,7 +360,7 @@ def _ingest_file(extract: Extract, staging: Path, checks: TableRules,
         clean = clean.take(np.flatnonzero(ok)).reset_index(drop=True)
     _self_check(self_check, clean, extract)
     store.write_parquet(clean, store.table_path(staging, spec.name, extract.snapshot),
-                        store.arrow_schema(spec.name), sort_by=spec.key)
+                        store.arrow_schema(spec.name), sort_by=spec.key, buckets=buckets)
     accepted = arrow_text(clean["household_id"]) if extract.table == "households" else None
     by_rule = findings.drop_duplicates(["row", "rule"])["rule"].value_counts()
     result = FileResult(extract.snapshot, extract.name, len(frame), int(ok.sum()),

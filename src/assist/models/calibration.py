@@ -50,6 +50,9 @@ class Calibrator:
     #: of a finding is turned into a probability of need (:func:`rogan_gladen`)
     sensitivity: float = 1.0
     specificity: float = 1.0
+    #: whom the map describes: ``visited`` (fitted on visited households) or ``population``
+    #: (refitted on the labels of visits chosen by score, exploration included: the district)
+    basis: str = "visited"
 
     def __call__(self, raw: np.ndarray) -> np.ndarray:
         """Calibrated probabilities of the raw scores."""
@@ -75,6 +78,8 @@ class Calibrator:
         if self.sensitivity < 1 or self.specificity < 1:
             out |= {"sensitivity": float(self.sensitivity),
                     "specificity": float(self.specificity)}
+        if self.basis != "visited":
+            out["basis"] = self.basis
         return out
 
     @classmethod
@@ -85,7 +90,8 @@ class Calibrator:
             raise ValueError(f"calibration method must be one of {METHODS}, got {method!r}")
         common = {"n": int(data.get("n", 0)), "positives": int(data.get("positives", 0)),
                   "sensitivity": float(data.get("sensitivity", 1.0)),
-                  "specificity": float(data.get("specificity", 1.0))}
+                  "specificity": float(data.get("specificity", 1.0)),
+                  "basis": str(data.get("basis", "visited"))}
         if common["sensitivity"] + common["specificity"] <= 1:
             raise ValueError("label sensitivity + specificity must exceed 1")
         if method == "isotonic":

@@ -20,9 +20,12 @@ English (:class:`~assist.features.bilingual.Label` templates):
                             granted programmes are never offered again
 ``follow_up_due``           assisted, review due (every ``review_months``): listed, not
                             allocated (reviews are not new-referral visits)
-``reopened_changed``        a quiet or assisted household with an early-warning flag or a need
-                            band rise this month: a candidate again (granted programmes still
-                            removed)
+``reopened_changed``        a quiet household (not in need, retries exhausted) with an
+                            early-warning flag or a need band rise this month, its last decision
+                            at least ``reopen_after_months`` old: a candidate again
+``review_changed``          an assisted household with such a change: its review is brought
+                            forward (listed, not allocated: its own caseworker reviews it; an
+                            outreach visit would find what the case file already holds)
 ``relisted``                the last decision's rule has lapsed: ranked by score as new
 ``contested``               the household has an open contest (PIPL art. 24): not a
                             candidate, not listed, until a manager decides it
@@ -64,6 +67,9 @@ LISTINGS: dict[str, Label] = {
     "follow_up_due": Label("{date}核实困难{programmes_zh}：本月到期复核",
                            "Confirmed in need on {date}{programmes_en}: follow-up review due "
                            "this month"),
+    "review_changed": Label("{date}核实困难{programmes_zh}：本月{change_zh}，提前复核（不作为新对象走访）",
+                            "Confirmed in need on {date}{programmes_en}: {change_en} this "
+                            "month, review brought forward (not a new-referral visit)"),
     "reopened_changed": Label("上次决定（{date}，{outcome_zh}）后情况有变（{change_zh}）：重新列入",
                               "Last decision ({outcome_en} on {date}) set aside: {change_en} "
                               "this month, listed again"),
@@ -87,6 +93,8 @@ CHANGE_LABELS: dict[str, Label] = {"warning": Label("出现预警", "an early-wa
 #: listings whose household may be allocated by the solver
 CANDIDATE = ("new", "pending_overdue", "retry", "reopened_changed", "relisted")
 FAILED = ("unreachable", "declined")
+#: listings a decision keeps off the month's list, an early-warning flag notwithstanding
+QUIET = ("suppressed_not_in_need", "retries_exhausted", "contested")
 #: the decisions snapshot's outcome for a household with an open contest
 CONTESTED = "contested"
 BAND_LEVEL = {"low": 0, "medium": 1, "high": 2}
@@ -101,6 +109,7 @@ class CarryRules:
     retry_limit: int = 2
     retry_priority: Literal["ranked", "pinned"] = "ranked"
     pending_months: int = 2
+    reopen_after_months: int = 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -196,8 +205,9 @@ def carry_forward(decisions: pd.DataFrame, *, as_of: str, households: pd.DataFra
     put(assisted & age.gt(0) & (age % rules.review_months).eq(0), "follow_up_due")
     quiet = code.isin(["retries_exhausted", "suppressed_not_in_need"])
     put(quiet & age.ge(rules.quiet_months), "relisted")
-    put(code.isin(["retries_exhausted", "suppressed_not_in_need", "follow_up", "follow_up_due"])
-        & changed.ne(""), "reopened_changed")
+    put(code.isin(["retries_exhausted", "suppressed_not_in_need"]) & changed.ne("")
+        & age.ge(rules.reopen_after_months), "reopened_changed")
+    put(code.isin(["follow_up", "follow_up_due"]) & changed.ne(""), "review_changed")
     put(outcome.eq(CONTESTED), "contested")
     status = pd.DataFrame({"last_outcome": outcome,
                            "last_decision_date": _date_text(last["visit_date"]),
@@ -212,7 +222,7 @@ def carry_forward(decisions: pd.DataFrame, *, as_of: str, households: pd.DataFra
         status.loc[d, "listing_zh"], status.loc[d, "listing_en"] = zh.to_numpy(), en.to_numpy()
     status["pinned"] = code.eq("pending") | (code.eq("retry") & (rules.retry_priority == "pinned"))
     status["candidate"] = code.isin(CANDIDATE) & ~status["pinned"]
-    status["listed"] = code.eq("follow_up_due")
+    status["listed"] = code.isin(["follow_up_due", "review_changed"])
     return Carry(status=status, granted=granted)
 
 

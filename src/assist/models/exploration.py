@@ -15,8 +15,10 @@ spread as evenly as possible over the bands present among the street's eligible 
 (more labels near the cut points than proportional sampling would give); within a (street,
 band) stratum households are drawn uniformly without replacement, so the propensity of an
 explored household is ``drawn / eligible`` of its stratum. Visits chosen by rank carry
-propensity 1. Training weights each label by ``1 / propensity`` (Horvitz–Thompson) when it
-calibrates probabilities for the whole population (:mod:`assist.models.calibration`).
+propensity 1. Population calibration (:mod:`assist.pipelines.population`) fits its map on
+these labels: chosen on the scores alone, they need no weights, but without exploration they
+would never reach the low scores; the propensities stay on record for estimates that must
+represent the district (totals, prevalence).
 """
 
 from __future__ import annotations

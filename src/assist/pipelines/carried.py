@@ -21,7 +21,7 @@ import pandas as pd
 
 from assist.models import exploration, matching, parity
 from assist.models.allocation import Allocation, Capacities, StreetCapacity, allocate
-from assist.models.carry import Carry, carry_forward, pin
+from assist.models.carry import QUIET, Carry, carry_forward, pin
 from assist.pipelines.score_config import ScoringConfig
 from assist.storage.casebook import DECISION_COLUMNS, read_decisions
 
@@ -46,6 +46,16 @@ class Carried:
     explored: pd.Series
     #: pinned households kept allocated
     pinned: pd.Index
+
+    def listing(self, flags: pd.DataFrame | None) -> pd.Index:
+        """The month's list: candidates, households listed whatever the allocation, and those
+        with an early-warning flag — unless a decision keeps them off the list (found not in
+        need or retries exhausted within the rules' time, contested)."""
+        flagged = (flags.index[flags["warning"].to_numpy(dtype=bool)] if flags is not None
+                   else pd.Index([]))
+        quiet = self.carry.status["listing"].isin(QUIET)
+        flagged = flagged.difference(self.carry.status.index[quiet.to_numpy()])
+        return self.alloc.visit.index.union(flagged).union(self.listed)
 
 
 def read_carried_decisions(path: Path | None) -> tuple[pd.DataFrame, str]:

@@ -20,9 +20,8 @@ The simulator's hidden truth is joined for evaluation only (:func:`attach_truth`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,91 +38,21 @@ from assist.features.policy import month_end
 from assist.features.view import WINDOW_MONTHS
 from assist.ingest.pseudonym import Pseudonymiser
 from assist.pipelines import casebook_labels as cl
-from assist.pipelines.featurize import tables_by_month
+from assist.pipelines.examples import Dataset, MonthData
+from assist.pipelines.featurize import assemble, tables_by_month
 from assist.settings import Settings
-from assist.storage.store import MANIFEST_FILE, file_sha256, list_snapshots, load_tables
+from assist.storage.store import (
+    MANIFEST_FILE,
+    file_sha256,
+    list_snapshots,
+    load_tables,
+    store_buckets,
+)
 
 TRUTH_FILE = "need.parquet"
 #: below this share of households found in the truth file, the join is refused (wrong key?)
 TRUTH_MIN_MATCH = 0.5
 EXTRA_LABEL_COLUMNS = ("household_id", "month", "outcome")
-
-
-@dataclass(frozen=True, eq=False)
-class MonthData:
-    """Examples of one feature month (or of a whole table without months)."""
-
-    month: str
-    #: month whose visits gave the labels (None: labels in the same row, as in a flat table)
-    label_month: str | None
-    X: pd.DataFrame  # noqa: N815 - scikit-learn convention
-    #: 1 / 0 verified outcome, NaN when unlabelled; aligned with X
-    y: pd.Series
-    #: group attributes for per-group metrics; aligned with X
-    groups: pd.DataFrame
-    #: hidden true need (1 / 0, NaN unknown) of simulated data; None when not known
-    truth: pd.Series | None = None
-    #: whether X holds every household of the month (else only the labelled ones)
-    complete: bool = True
-    #: rows labelled by the case store (boolean, aligned with X); None without extra labels
-    casebook: pd.Series | None = None
-
-    @property
-    def labelled(self) -> np.ndarray:
-        """Boolean mask of labelled rows."""
-        return self.y.notna().to_numpy()
-
-    def subset(self, mask: np.ndarray) -> MonthData:
-        """The rows where ``mask`` holds (no longer complete unless all rows are kept)."""
-        mask = np.asarray(mask, dtype=bool)
-        return replace(self, X=self.X.loc[mask], y=self.y.loc[mask], groups=self.groups.loc[mask],
-                       truth=None if self.truth is None else self.truth.loc[mask],
-                       casebook=None if self.casebook is None else self.casebook.loc[mask],
-                       complete=self.complete and bool(mask.all()))
-
-    @property
-    def from_casebook(self) -> np.ndarray:
-        """Boolean mask of rows labelled by the case store."""
-        if self.casebook is None:
-            return np.zeros(len(self.y), dtype=bool)
-        return self.casebook.to_numpy(dtype=bool)
-
-
-@dataclass(frozen=True, eq=False)
-class Dataset:
-    """All examples of a run, month by month, with where they came from."""
-
-    source: str
-    #: months have a time order (temporal validation is possible)
-    temporal: bool
-    months: tuple[MonthData, ...]
-    catalog: Catalog
-    snapshots: tuple[str, ...]
-    #: data snapshot id: sha256 of the store manifest, or of the table file
-    fingerprint: str
-    notes: tuple[str, ...] = ()
-    truth_source: str | None = None
-    #: labelled rows of the store's last month, labelled by the case store only (its next
-    #: month is not in the store): the final model trains on them, no fold tests on them
-    casebook_only: tuple[MonthData, ...] = ()
-    #: case-store label counts (:mod:`assist.pipelines.casebook_labels`); None without any
-    casebook: dict[str, Any] | None = None
-
-    def month(self, name: str) -> MonthData:
-        """The examples of feature month ``name``."""
-        for m in self.months:
-            if m.month == name:
-                return m
-        raise KeyError(name)
-
-    def label_counts(self) -> dict[str, dict[str, int]]:
-        """Per feature month: households, labelled examples, positives and case-store labels
-        (training-only months included)."""
-        return {m.month: {"households": int(len(m.X)) if m.complete else -1,
-                          "labelled": int(m.y.notna().sum()),
-                          "positives": int((m.y == 1).sum()),
-                          "casebook": int(m.from_casebook.sum())}
-                for m in (*self.months, *self.casebook_only)}
 
 
 def next_month(month: str) -> str:
@@ -178,8 +107,9 @@ def store_dataset(*, store: Path, groups: Sequence[str], months: int | None = No
     over the department's (:mod:`assist.pipelines.casebook_labels`); when they label the
     store's last month, its labelled households form a training-only month. The store is read
     once per ``span`` consecutive feature months
-    (:func:`~assist.pipelines.featurize.tables_by_month`); the examples do not depend on
-    ``span``, only time and memory do.
+    (:func:`~assist.pipelines.featurize.tables_by_month`), one household bucket at a time
+    (:mod:`assist.storage.buckets`); the examples do not depend on ``span`` nor on the
+    bucket count, only time and memory do.
     """
     store = Path(store)
     snaps = list_snapshots(store)[-months:] if months else list_snapshots(store)
@@ -196,21 +126,17 @@ def store_dataset(*, store: Path, groups: Sequence[str], months: int | None = No
     if min_history_months:
         notes.append(f"first {min_history_months} snapshot month(s) used as look-back only")
     built = [*feature_months, *only]
-    task = progress.add_task("building features", total=len(built)) if progress else None
+    whole = {m for i, m in enumerate(built)
+             if i >= len(feature_months) - complete_months and m not in only}
+    parts = _bucket_parts(store, built, whole=whole, held=held, catalog=catalog, groups=groups,
+                          casebook=cb, span=span, progress=progress)
     out = []
-    # the look-back tables are read once per `span` months and sliced to each month's window
-    # (as `assist features` loads them), current-state tables month by month
-    for i, (m, tables) in enumerate(tables_by_month(store, built, span=span)):
-        if progress is not None and task is not None:
-            progress.update(task, description=f"building features {m}")
-        data = _month_data(store, m, tables, held=held, catalog=catalog, groups=groups,
-                           casebook=(cb, counts))
-        del tables  # a month's tables (GBs at 1M households) go before the next month's load
-        if i < len(feature_months) - complete_months or m in only:
-            data = data.subset(data.labelled)
-        out.append(data)
-        if progress is not None and task is not None:
-            progress.advance(task)
+    for m in built:
+        data = _joined(parts.pop(m))
+        if cb is not None and counts is not None:
+            y, mask = cl.merge(data.y, cb, m, counts)
+            data = replace(data, y=y, casebook=mask)
+        out.append(data if m in whole else data.subset(data.labelled))
     if cb is not None and counts is not None:
         cl.count_outside(cb, set(built), counts)
     return Dataset(source="store", temporal=True, months=tuple(out[:len(feature_months)]),
@@ -219,36 +145,75 @@ def store_dataset(*, store: Path, groups: Sequence[str], months: int | None = No
                    casebook_only=tuple(out[len(feature_months):]), casebook=counts)
 
 
+def _bucket_parts(store: Path, built: list[str], *, whole: set[str], held: set[str],
+                  catalog: Catalog, groups: Sequence[str], casebook: pd.DataFrame | None,
+                  span: int, progress: Progress | None) -> dict[str, list[MonthData]]:
+    """Each month's examples, one part per household bucket of the store (read bucket by
+    bucket, so memory holds one bucket's tables). Outside ``whole`` months, a part keeps the
+    rows labelled by the department or named by the case store's labels of that month."""
+    n = store_buckets(store)
+    task = progress.add_task("building features", total=len(built) * n) if progress else None
+    named = ({} if casebook is None else
+             {m: pd.Index(casebook.loc[(casebook["feature_month"] == m).to_numpy(),
+                                       "household_id"]) for m in built})
+    parts: dict[str, list[MonthData]] = {m: [] for m in built}
+    for bucket in range(n):
+        # the look-back tables are read once per `span` months and sliced to each month's
+        # window (as `assist features` loads them), current-state tables month by month
+        for m, tables in tables_by_month(store, built, span=span, bucket=bucket):
+            if progress is not None and task is not None:
+                progress.update(task, description=f"building features {m} ({bucket + 1}/{n})")
+            data = _month_data(store, m, tables, held=held, catalog=catalog, groups=groups,
+                               bucket=bucket)
+            del tables  # a month's tables go before the next month's load
+            if m not in whole:
+                data = data.subset(data.labelled | data.X.index.isin(named.get(m, [])))
+            parts[m].append(data)
+            if progress is not None and task is not None:
+                progress.advance(task)
+    return parts
+
+
+def _joined(parts: list[MonthData]) -> MonthData:
+    """One month's per-bucket examples as one, in household order."""
+    if len(parts) == 1:
+        return parts[0]
+    X = assemble([p.X for p in parts])  # noqa: N806 - scikit-learn convention
+    return replace(parts[0], X=X, y=pd.concat([p.y for p in parts]).reindex(X.index),
+                   groups=pd.concat([p.groups for p in parts]).reindex(X.index),
+                   complete=all(p.complete for p in parts))
+
+
 def _month_data(store: Path, m: str, tables: Tables, *, held: set[str], catalog: Catalog,
-                groups: Sequence[str], casebook: tuple) -> MonthData:
+                groups: Sequence[str], bucket: int | None = None) -> MonthData:
     """One feature month's examples: features, the department's labels (from the visits of
-    the next month, when the store holds it) with the case store's put over them, groups."""
+    the next month, when the store holds it) and groups (case-store labels are put over the
+    labels once the month's buckets are joined)."""
     X = build(tables, m, catalog)  # noqa: N806 - scikit-learn convention
     label_month = next_month(m)
     if label_month in held:
-        y = outcomes_in_month(_label_tables(store, label_month, held), label_month)
+        y = outcomes_in_month(_label_tables(store, label_month, held, bucket=bucket),
+                              label_month)
         y = y.reindex(X.index)
     else:
         y = pd.Series(np.nan, index=X.index, name="label")
-    labels, counts = casebook
-    mask = None
-    if labels is not None:
-        y, mask = cl.merge(y, labels, m, counts)
     attrs = household_attributes(tables, m)
     unknown = [g for g in groups if g not in attrs.columns]
     if unknown:
         raise ConfigError(f"section 'evaluation', field 'groups': {unknown} are not "
                           f"household attributes (known: {', '.join(attrs.columns)})")
     return MonthData(month=m, label_month=label_month, X=X, y=y,
-                     groups=attrs.reindex(X.index)[list(groups)], casebook=mask)
+                     groups=attrs.reindex(X.index)[list(groups)])
 
 
-def _label_tables(store: Path, month: str, held: set[str]) -> dict[str, pd.DataFrame]:
+def _label_tables(store: Path, month: str, held: set[str], *,
+                  bucket: int | None = None) -> dict[str, pd.DataFrame]:
     """Visit records that can hold visits dated in ``month``: that snapshot and, for visits
-    reported late, the next one."""
+    reported late, the next one (``bucket``: of that bucket's households)."""
     later = next_month(month)
     as_of, months = (later, 2) if later in held else (month, 1)
-    return load_tables(store, as_of=as_of, months=months, tables=["verifications"])
+    return load_tables(store, as_of=as_of, months=months, tables=["verifications"],
+                       bucket=bucket)
 
 
 def true_need(path: Path, *, key: str, month: str) -> pd.Series:

@@ -3,6 +3,11 @@
 Writes ``<out>/<as_of>/``: ``features.parquet`` (one column per indicator),
 ``profile.parquet`` (per-dimension share deprived), ``attributes.parquet`` (jurisdiction
 and groups) and ``meta.json``, atomically: a failed run leaves the previous folder in place.
+
+The store is read one household bucket at a time (:mod:`assist.storage.buckets`): each
+bucket's tables go through the one feature path and only its households' results are kept,
+so memory holds one bucket's source rows, not the district's. The results, assembled in
+household order (:func:`assemble`), are the same, bit for bit, whatever the bucket count.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from assist.features.catalog import Catalog
 from assist.features.schemas import TABLE_ORDER
 from assist.features.view import WINDOW_MONTHS, SourceView, months_needed
 from assist.storage.atomic import replacing, write_json
-from assist.storage.store import load_tables, window
+from assist.storage.store import load_tables, store_buckets, window
 
 META_FILE = "meta.json"
 
@@ -59,18 +64,30 @@ def write_frames_atomically(target: Path, frames: dict[str, pd.DataFrame], meta:
         write_json(meta, tmp / META_FILE, ensure_ascii=True, allow_nan=True, newline=False)
 
 
-def load_for_features(store: Path, as_of: str) -> dict[str, pd.DataFrame]:
-    """Load from the store exactly the snapshots each table needs for features as of ``as_of``."""
+def assemble(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Per-bucket results of the same columns as one frame in household (index) order."""
+    kept = [f for f in frames if len(f)] or frames[:1]
+    if len(kept) == 1:
+        return kept[0] if kept[0].index.is_monotonic_increasing else kept[0].sort_index()
+    return pd.concat(kept).sort_index()
+
+
+def load_for_features(store: Path, as_of: str, *,
+                      bucket: int | None = None) -> dict[str, pd.DataFrame]:
+    """Load from the store exactly the snapshots each table needs for features as of ``as_of``
+    (``bucket``: of that bucket's households only)."""
     by_months: dict[int, list[str]] = {}
     for table in TABLE_ORDER:
         by_months.setdefault(months_needed(table), []).append(table)
     tables: dict[str, pd.DataFrame] = {}
     for months, names in sorted(by_months.items()):
-        tables.update(load_tables(store, as_of=as_of, months=months, tables=names))
+        tables.update(load_tables(store, as_of=as_of, months=months, tables=names,
+                                  bucket=bucket))
     return tables
 
 
-def load_for_months(store: Path, as_of: str, *, earlier: int = 0) -> dict[str, pd.DataFrame]:
+def load_for_months(store: Path, as_of: str, *, earlier: int = 0,
+                    bucket: int | None = None) -> dict[str, pd.DataFrame]:
     """Load once what features need for ``as_of`` and for each of the ``earlier`` months before it.
 
     Pass the result through :func:`tables_as_of` to get exactly the rows
@@ -81,7 +98,8 @@ def load_for_months(store: Path, as_of: str, *, earlier: int = 0) -> dict[str, p
         by_months.setdefault(months_needed(table) + earlier, []).append(table)
     tables: dict[str, pd.DataFrame] = {}
     for months, names in sorted(by_months.items()):
-        tables.update(load_tables(store, as_of=as_of, months=months, tables=names))
+        tables.update(load_tables(store, as_of=as_of, months=months, tables=names,
+                                  bucket=bucket))
     return tables
 
 
@@ -103,10 +121,11 @@ def tables_as_of(tables: dict[str, pd.DataFrame], as_of: str) -> dict[str, pd.Da
     return out
 
 
-def tables_by_month(store: Path, months: Sequence[str], *,
-                    span: int = WINDOW_MONTHS) -> Iterator[tuple[str, dict[str, pd.DataFrame]]]:
-    """Yield each month of ``months`` with the tables :func:`load_for_features` loads for it,
-    reading the store once per ``span`` consecutive months rather than once per month.
+def tables_by_month(store: Path, months: Sequence[str], *, span: int = WINDOW_MONTHS,
+                    bucket: int | None = None) -> Iterator[tuple[str, dict[str, pd.DataFrame]]]:
+    """Yield each month of ``months`` with the tables :func:`load_for_features` loads for it
+    (``bucket``: of that bucket's households), reading the store once per ``span``
+    consecutive months rather than once per month.
 
     Within a run of up to ``span`` months, a table whose window is at least as long as the run
     (the look-back tables) is read once over the run, as :func:`load_for_months` does, and
@@ -123,25 +142,30 @@ def tables_by_month(store: Path, months: Sequence[str], *,
         shared = [t for t in TABLE_ORDER if months_needed(t) >= len(run)]
         loaded: dict[str, pd.DataFrame] = {}
         for t in shared:
-            loaded.update(load_tables(store, as_of=run[-1], tables=[t],
+            loaded.update(load_tables(store, as_of=run[-1], tables=[t], bucket=bucket,
                                       months=months_needed(t) + len(run) - 1))
         for month in run:
             own = [t for t in TABLE_ORDER if t not in loaded]
             tables = tables_as_of(loaded, month)
             for t in own:
                 tables.update(load_tables(store, as_of=month, months=months_needed(t),
-                                          tables=[t]))
+                                          tables=[t], bucket=bucket))
             yield month, {t: tables[t] for t in TABLE_ORDER}
             del tables
 
 
 def build_features(*, store: Path, as_of: str, out: Path, catalog: Catalog = CATALOG) -> FeatureRun:
-    """Build and write the household features of ``as_of`` from the store."""
-    tables = load_for_features(store, as_of)
-    SourceView(tables, as_of)  # fails early, naming a missing snapshot or table
-    values = build(tables, as_of, catalog)
-    profile = dimension_profile(values, catalog)
-    attrs = household_attributes(tables, as_of)
+    """Build and write the household features of ``as_of`` from the store, bucket by bucket."""
+    parts: dict[str, list[pd.DataFrame]] = {"features": [], "profile": [], "attributes": []}
+    for bucket in range(store_buckets(store)):
+        tables = load_for_features(store, as_of, bucket=bucket)
+        SourceView(tables, as_of)  # fails early, naming a missing snapshot or table
+        values = build(tables, as_of, catalog)
+        parts["features"].append(values)
+        parts["profile"].append(dimension_profile(values, catalog))
+        parts["attributes"].append(household_attributes(tables, as_of))
+        del tables, values
+    values, profile, attrs = (assemble(parts[k]) for k in ("features", "profile", "attributes"))
     deprived = catalog.deprivation(values).mean()
     run = FeatureRun(as_of=as_of, households=len(values), indicators=len(catalog),
                      catalog_version=catalog.version, folder=str(Path(out) / as_of),

@@ -2,19 +2,28 @@
 households that were visited (the selective-labels problem, Lakkaraju et al. KDD 2017).
 
 The case store's labels come from visits chosen two ways (:mod:`assist.models.exploration`):
-by rank (propensity 1: a certainty stratum) and by exploration (a random, band-stratified
-sample of the households the ranking did not choose, propensity = the stratum's sampling
-rate). Weighted by 1 / propensity (Horvitz–Thompson), their union is a probability sample of
-the eligible households, so a calibration map fitted on it with those weights estimates
-P(need | score) over the district. Findings are not the truth: when the experiment declares how often they are right
+by rank (and pinned: kept from an earlier month's rank) and by exploration (a random,
+band-stratified sample of the households the ranking did not choose). Both choose on the
+model's scores, that is on the features alone, so P(need | score) is the same for the visited
+households as for the others (covariate shift, not label shift): a calibration map fitted on
+these labels holds for the district wherever the labels reach, and exploration makes them
+reach the low scores the ranking never visits. Such a map needs no weights: weighting by
+1 / propensity (Horvitz–Thompson) would only add variance, since a few explored labels carry
+weights in the hundreds (Shimodaira, "Improving predictive inference under covariate shift by
+weighting the log-likelihood function", J. Stat. Plan. Inference 2000: weights help only a
+misspecified model). Measured on the simulated year (20,000 households, seed 7; the third
+model's raw scores, six months of labels): weighted Platt scaling had a population ECE of
+0.021-0.029 and put the top 5 % of households at 0.40 where 0.70-0.81 were in need;
+unweighted, 0.004-0.010 and 0.79. Labels of visits chosen otherwise (the department's own visits to applicants,
+chosen by the households themselves, so by their need) have no known propensity and stay out.
+Findings are not the truth: when the experiment declares how often they are right
 (``labels.sensitivity`` / ``specificity``, from quality-control re-visits), the map is turned
-into a probability of need (Rogan–Gladen). The trees keep learning from every label (ranking); only
-the calibration map is refitted, with Platt scaling (two parameters: the explored labels
-are few and carry large weights, which an isotonic map would follow step by step). Labels of
-visits chosen otherwise (the department's own visits to applicants) have no known propensity
-and stay out of it. Used by :func:`assist.pipelines.train.run_training` when the experiment's
-``data.extra_labels`` carry ``selection`` and ``propensity`` (``assist simulate-loop`` writes
-them; a district's case-store export does too once its snapshots record them).
+into a probability of need (Rogan–Gladen). The trees keep learning from every label (ranking);
+only the calibration map is refitted, with Platt scaling (two parameters: the explored labels
+are few, which an isotonic map would follow step by step). Used by
+:func:`assist.pipelines.train.run_training` when the experiment's ``data.extra_labels`` carry
+``selection`` and ``propensity`` (``assist simulate-loop`` writes them; a district's case-store
+export does too once its snapshots record them).
 """
 
 from __future__ import annotations
@@ -81,12 +90,14 @@ def calibrate_for_population(model: NeedModel, ds: Dataset, labels_path: Path | 
         return model, {"applied": False, "counts": counts,
                        "reason": f"{explored} explored label(s) (need {MIN_EXPLORED}) or one "
                                  "class only"}
-    fitted = fit_sigmoid(model.predict_raw(X), y, sample_weight=w)
+    # no weights: see the module docstring
+    fitted = replace(fit_sigmoid(model.predict_raw(X), y), basis="population")
     if quality is not None:
         fitted = replace(fitted, sensitivity=quality[0], specificity=quality[1])
     model.calibrator_ = fitted
     model.calibration_ = "sigmoid"
-    return model, {"applied": True, "method": "sigmoid, Horvitz-Thompson weights 1/propensity",
+    return model, {"applied": True, "method": "sigmoid on labels chosen by score (rank, exploration), "
+                                               "unweighted",
                    "rows": int(len(y)), "counts": counts, "quality": quality,
                    "population": float(np.round(w.sum(), 1))}
 
@@ -100,5 +111,6 @@ def note(info: dict[str, Any]) -> str:
     findings = ("" if quality is None else f"; findings right with sensitivity {quality[0]:.3f} "
                 f"and specificity {quality[1]:.3f} (Rogan-Gladen)")
     return (f"calibrated for the whole district on {info['rows']:,} case-store labels with a "
-            f"known propensity ({per}), weighted 1/propensity (representing "
-            f"{info['population']:,.0f} households){findings}")
+            f"known propensity ({per}), chosen by score alone, so unweighted (weighted "
+            f"1/propensity they would represent {info['population']:,.0f} households)"
+            f"{findings}")

@@ -10,7 +10,10 @@ programmes and reasons are lists.
 
 Features come from the one feature path (:mod:`assist.pipelines.featurize` and
 :func:`assist.features.build`). Early warning compares with last month
-(:mod:`assist.pipelines.previous`). The config is :mod:`assist.pipelines.score_config`.
+(:mod:`assist.pipelines.previous`). The per-household work (:func:`household_stage`) runs one
+household bucket of the store at a time (:mod:`assist.pipelines.bucketed`); only its results
+are kept across buckets, assembled in household order (:func:`join_stages`) before the ranks,
+the allocation and the explanations, which are over the whole district. The config is :mod:`assist.pipelines.score_config`.
 Explanations (TreeSHAP) are computed
 only for the households listed — referral candidates (allocated and waiting list) and flagged
 households; the rest are explained on demand.
@@ -36,6 +39,7 @@ from assist.models.deprivation import alkire_foster
 from assist.models.explain import contributions, explanations_from
 from assist.models.need import NeedModel
 from assist.models.warning import counts, early_warning, need_band
+from assist.pipelines.bucketed import bucket_months
 from assist.pipelines.carried import (  # noqa: F401  (also imported from here)
     CARRY_COLUMNS,
     Carried,
@@ -44,7 +48,7 @@ from assist.pipelines.carried import (  # noqa: F401  (also imported from here)
     read_carried_decisions,
 )
 from assist.pipelines.dataset import TRUTH_FILE, true_need
-from assist.pipelines.previous import load_months
+from assist.pipelines.featurize import assemble
 from assist.pipelines.score_config import (  # noqa: F401  (also imported from here)
     ScoringConfig,
     StreetEntry,
@@ -160,6 +164,34 @@ def household_stage(*, tables: dict[str, pd.DataFrame], as_of: str, model: NeedM
     return HouseholdStage(values=values, scores=scores, match=m, flags=flags)
 
 
+def bucketed_stage(*, store: Path, out: Path, as_of: str, model: NeedModel,
+                   config: ScoringConfig,
+                   lap: Callable[[str], None] = lambda name: None) -> tuple[HouseholdStage, str]:
+    """:func:`household_stage` of every bucket of the store, joined (:func:`join_stages`), and
+    where last month came from."""
+    stages, text = [], ""
+    for months in bucket_months(store=store, out=out, as_of=as_of, model=model, config=config):
+        lap("previous")
+        stages.append(household_stage(tables=months.tables, as_of=as_of, model=model,
+                                      config=config, previous=months.previous, lap=lap))
+        text = months.previous_source
+        del months
+    return join_stages(stages), text
+
+
+def join_stages(stages: list[HouseholdStage]) -> HouseholdStage:
+    """Per-bucket stages as one, in household order, ranked over all of them."""
+    if len(stages) == 1:
+        return stages[0]
+    first = stages[0].match
+    parts = {f: assemble([getattr(s.match, f) for s in stages])
+             for f in ("eligible", "rule", "receiving", "referable")}
+    flags = None if stages[0].flags is None else assemble([s.flags for s in stages])
+    return HouseholdStage(values=assemble([s.values for s in stages]),
+                          scores=add_ranks(assemble([s.scores for s in stages])),
+                          match=matching.Match(table=first.table, **parts), flags=flags)
+
+
 def truth_precision(*, truth_dir: Path | None, key: str | None, as_of: str, scores: pd.DataFrame,
                     allocated: pd.Index, k: int) -> dict[str, Any] | None:
     """Precision of the district top k and of the allocated referrals against the hidden truth."""
@@ -185,17 +217,16 @@ def run_scoring(*, store: Path, as_of: str, out: Path, model: NeedModel, model_v
     ``decisions``: the case store's decisions snapshot carried forward (none: no decisions)."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
+    last = [t0]
 
-    def lap(name: str) -> None:
-        timings[name] = round(time.perf_counter() - t0 - sum(timings.values()), 3)
+    def lap(name: str) -> None:  # summed over buckets
+        now = time.perf_counter()
+        timings[name] = round(timings.get(name, 0.0) + now - last[0], 3)
+        last[0] = now
 
     store, out = Path(store), Path(out)
-    months = load_months(store=store, out=out, as_of=as_of, model=model, config=config)
-    lap("previous")
-    stage = household_stage(tables=months.tables, as_of=as_of, model=model, config=config,
-                            previous=months.previous, lap=lap)
-    previous_source = months.previous_source
-    del months
+    stage, previous_source = bucketed_stage(store=store, out=out, as_of=as_of, model=model,
+                                            config=config, lap=lap)
     values, scores, flags = stage.values, stage.scores, stage.flags
     dec, source = read_carried_decisions(decisions)
     carried = allocate_carried(scores=scores, match=stage.match, flags=flags, decisions=dec,
@@ -203,8 +234,7 @@ def run_scoring(*, store: Path, as_of: str, out: Path, model: NeedModel, model_v
     m, alloc = carried.match, carried.alloc
     lap("allocation")
     chosen = alloc.visit.index[alloc.visit.to_numpy()]
-    flagged = flags.index[flags["warning"].to_numpy()] if flags is not None else pd.Index([])
-    listed = alloc.visit.index.union(flagged).union(carried.listed)
+    listed = carried.listing(flags)
     expl = explain_columns(model=model, values=values.loc[listed],
                            probability=scores["probability"], top=config.explain_top)
     lap("explanations")
@@ -221,6 +251,7 @@ def run_scoring(*, store: Path, as_of: str, out: Path, model: NeedModel, model_v
         flag_counts=counts(flags) if flags is not None else None,
         previous_source=previous_source, truth_dir=truth_dir, key=key, timings=timings)
     summary["carry_forward"] = carried.summary
+    summary["calibration"] = calibration_summary(model)
 
     def finish() -> dict[str, Any]:
         lap("write")
@@ -321,3 +352,11 @@ def resolve_model(*, model: str = "production", model_path: Path | None = None,
                          "promote one (`assist models promote VERSION`) or pass --model-path")
     return load_version(c, name=registered_model, version=str(version), catalog=catalog), \
         f"{registered_model}/{version}"
+
+
+def calibration_summary(model: NeedModel) -> dict[str, str]:
+    """Whom the snapshot's probabilities describe (the coverage report's "expected in need"
+    reads it): the calibration method and its ``basis``, ``visited`` or ``population``
+    (:mod:`assist.pipelines.population`). Both engines write it."""
+    return {"method": model.calibration_,
+            "basis": getattr(model.calibrator_, "basis", "visited")}

@@ -109,6 +109,7 @@ class CarryForwardSection(_Section):
     retry_limit: Annotated[int, Field(ge=0, le=12)] = 2
     retry_priority: Literal["ranked", "pinned"] = "ranked"
     pending_months: Annotated[int, Field(ge=0, le=12)] = 2
+    reopen_after_months: Annotated[int, Field(ge=0, le=60)] = 3
 
     def rules(self) -> CarryRules:
         """The rules as :func:`assist.models.carry.carry_forward` takes them."""

@@ -119,3 +119,77 @@ def grouped(groups: Sequence[tuple[str, Sequence[float]]], *, series: Sequence[s
                         f'fill="{SERIES[j]}"/><text x="{label_width + w + 4:.1f}" '
                         f'y="{y + bar - 3}" fill="{INK}" font-size="12">{escape(fmt(v))}</text>')
     return _svg(width, top + len(groups) * step + 6, title, body)
+
+
+#: colours and dash patterns of the series of :func:`lines` (distinct without colour too)
+LINE_SERIES = (("#0b5cad", ""), ("#b45309", "6 3"), ("#2f7d32", "2 3"), ("#6d28d9", "8 3 2 3"),
+               ("#1f2933", "1 2"), ("#b3261e", ""))
+
+
+def lines(steps: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], *,
+          title: str, width: int = 640, height: int = 220, offset: int = 0,
+          fmt: Callable[[float], str] = "{:g}".format) -> Markup:
+    """Counts over labelled steps (months), one line per series with a legend, scaled to the
+    largest value; a missing value (None) breaks its line. Each line's last value is printed
+    at its end (the table beside the chart holds the rest); ``offset``: the first series'
+    place in :data:`LINE_SERIES` (charts side by side keep each series' colour)."""
+    left, right, top, bottom = 48, 64, 30 + 18 * ((len(series) - 1) // 3), 28
+    pw, ph = width - left - right, height - top - bottom
+    top_value = max((v for _, vals in series for v in vals if v is not None), default=0) or 1
+    n = len(steps)
+    x = [left + (pw * i / (n - 1) if n > 1 else pw / 2) for i in range(n)]
+    body = _legend([name for name, _ in series], left, offset)
+    for g in (0.0, 0.5, 1.0):
+        y = top + ph * (1 - g)
+        body.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
+                    f'stroke="{GRID}"/><text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" '
+                    f'fill="{MUTED}" font-size="12">{escape(fmt(g * top_value))}</text>')
+    every = max(1, -(-n // 6))  # at most about six month labels
+    for i, label in enumerate(steps):
+        if (n - 1 - i) % every == 0:
+            body.append(f'<text x="{x[i]:.1f}" y="{height - 8}" text-anchor="middle" '
+                        f'fill="{MUTED}" font-size="12">{escape(label)}</text>')
+    ends = []
+    for j, (_, vals) in enumerate(series):
+        colour, dash = LINE_SERIES[(j + offset) % len(LINE_SERIES)]
+        pts = [(x[i], top + ph * (1 - v / top_value), v) for i, v in enumerate(vals)
+               if v is not None]
+        for r in _runs([None if v is None else (x[i], top + ph * (1 - v / top_value))
+                        for i, v in enumerate(vals)]):
+            if len(r) > 1:
+                body.append(f'<polyline points="{" ".join(r)}" fill="none" stroke="{colour}" '
+                            f'stroke-width="2" stroke-dasharray="{dash}"/>')
+        for px, py, _ in pts:
+            body.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2.5" fill="{colour}"/>')
+        if pts:
+            ends.append((pts[-1][1], pts[-1][0], pts[-1][2], colour))
+    floor = -1e9
+    for py, px, v, colour in sorted(ends):  # last values, nudged apart to stay legible
+        floor = max(py, floor + 12)
+        body.append(f'<text x="{px + 6:.1f}" y="{floor + 4:.1f}" fill="{colour}" '
+                    f'font-size="11">{escape(fmt(v))}</text>')
+    return _svg(width, height, title, body)
+
+
+def _legend(names: Sequence[str], left: int, offset: int) -> list[str]:
+    """The legend of :func:`lines`: three series a row, each its colour and dash."""
+    out = []
+    for j, name in enumerate(names):
+        colour, dash = LINE_SERIES[(j + offset) % len(LINE_SERIES)]
+        lx, ly = left + (j % 3) * 130, 14 + 18 * (j // 3)
+        out.append(f'<line x1="{lx}" x2="{lx + 22}" y1="{ly - 4}" y2="{ly - 4}" '
+                   f'stroke="{colour}" stroke-width="2.5" stroke-dasharray="{dash}"/>'
+                   f'<text x="{lx + 28}" y="{ly}" fill="{INK}" font-size="12">'
+                   f'{escape(name)}</text>')
+    return out
+
+
+def _runs(points: Sequence[tuple[float, float] | None]) -> list[list[str]]:
+    """The unbroken runs of a line's points (a None breaks it), as SVG coordinates."""
+    runs: list[list[str]] = [[]]
+    for p in points:
+        if p is None:
+            runs.append([])
+        else:
+            runs[-1].append(f"{p[0]:.1f},{p[1]:.1f}")
+    return runs

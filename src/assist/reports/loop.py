@@ -11,7 +11,9 @@ for the status quo). Definitions:
   visits) and how many found need;
 - ``repeat_share``: of those, households the policy visited in an earlier month of the run
   (``repeat_last_month``: in the month before — the measure of "the same households every
-  month");
+  month"); ``repeat_after_finding``: households the policy visited in an earlier month of the
+  run with a finding (confirmed or not in need), so retries after a failed contact
+  (unreachable, declined) are not counted — the measure of "visited twice for nothing";
 - ``precision_truth``: share of them truly in need in the visit month;
 - ``ece_population``: expected calibration error of the month's probabilities over every
   household against the truth of the scored month (the ``model`` policy);
@@ -26,8 +28,12 @@ for the status quo). Definitions:
 - ``uplift_true``: what the grants that followed the policy's visits did, three months on:
   the share of those households that would have been in need without their grants (need score
   + relief > 0, the simulator's counterfactual) minus the share that is (pooled over the months
-  with three months to follow; ``uplift_households`` says over how many). ``uplift_estimate``
-  is what the product can estimate from its own records; it is not built yet (null).
+  with three months to follow; ``uplift_households`` says over how many);
+- ``uplift_estimate``: what the product estimates from its own records (learning policies,
+  :mod:`assist.models.uplift`: granted households' first routine review 2-4 months on against
+  their population-calibrated probability of need); ``uplift`` holds the whole estimate (its
+  interval, the households behind it, per programme) and ``true_matched``, the simulator's
+  true effect on the same households and review months, which checks it.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ from assist.models.metrics import expected_calibration_error
 
 ATTRIBUTES = ("head_sex", "head_age_band", "head_hukou", "has_disability")
 MIN_POSITIVES = 20
+#: visit outcomes that found something (need or no need); unreachable and declined did not
+FINDINGS = ("confirmed", "not_in_need")
 MONTH_FIELDS = ("month", "visits", "confirmed", "repeat_share", "precision_truth",
                 "ece_population", "recall_ratio_min", "recall_ratio_max",
                 "reached_within_3_months")
@@ -75,7 +83,7 @@ def recall_ratios(scores: pd.DataFrame, needy: pd.Series, *,
 
 
 def _month(m: dict[str, Any], *, status_quo: bool, ece: bool, earlier: set[str],
-           last: set[str]) -> dict[str, Any]:
+           last: set[str], found: set[str]) -> dict[str, Any]:
     visits = m["visits"]
     mine = set(visits["household_id"]) if status_quo else set(m["allocated"])
     outcome = visits.set_index("household_id")["outcome"]
@@ -86,6 +94,7 @@ def _month(m: dict[str, Any], *, status_quo: bool, ece: bool, earlier: set[str],
         "confirmed": int((outcome.reindex(ids) == "confirmed").sum()),
         "repeat_share": (len(mine & earlier) / len(ids)) if ids else None,
         "repeat_last_month": (len(mine & last) / len(ids)) if ids else None,
+        "repeat_after_finding": (len(mine & found) / len(ids)) if ids else None,
         "precision_truth": float(needy.reindex(ids, fill_value=False).mean()) if ids else None,
         "ece_population": None, "recall_ratio_min": None, "recall_ratio_max": None,
     }
@@ -139,15 +148,20 @@ def true_uplift(months: list[dict[str, Any]], *, status_quo: bool) -> tuple[floa
 
 
 def policy_figures(months: list[dict[str, Any]], *, status_quo: bool, ece: bool,
-                   truth: dict[str, pd.DataFrame]) -> dict[str, Any]:
-    """The figures of one policy's run (see the module docstring)."""
-    rows, earlier, last = [], set(), set()
+                   truth: dict[str, pd.DataFrame],
+                   uplift: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The figures of one policy's run (see the module docstring); ``uplift``: the product's
+    estimate (:mod:`assist.models.uplift`, with ``true_matched``), None where not made."""
+    rows, earlier, last, found = [], set(), set(), set()
     ever_needy: set[str] = set()
     reached: set[str] = set()
     for m in months:
-        rows.append(_month(m, status_quo=status_quo, ece=ece, earlier=earlier, last=last))
+        rows.append(_month(m, status_quo=status_quo, ece=ece, earlier=earlier, last=last,
+                           found=found))
         last = set(m["visits"]["household_id"]) if status_quo else set(m["allocated"])
         earlier |= last
+        outcome = m["visits"].set_index("household_id")["outcome"].reindex(sorted(last))
+        found |= set(outcome.index[outcome.isin(FINDINGS).to_numpy()])
         needy = _needy(m["truth"])
         now = set(needy.index[needy.to_numpy()])
         ever_needy |= now
@@ -155,10 +169,12 @@ def policy_figures(months: list[dict[str, Any]], *, status_quo: bool, ece: bool,
         rows[-1]["reached_so_far"] = len(reached) / len(ever_needy) if ever_needy else None
     for row, r in zip(rows, _reached(months, truth), strict=True):
         row["reached_within_3_months"] = r
-    uplift, households = true_uplift(months, status_quo=status_quo)
+    estimate = uplift
+    true, households = true_uplift(months, status_quo=status_quo)
     return {"months": rows,
             "reached_cumulative": len(reached) / len(ever_needy) if ever_needy else None,
-            "uplift_estimate": None, "uplift_true": uplift, "uplift_households": households}
+            "uplift_estimate": None if estimate is None else estimate.get("effect"),
+            "uplift_true": true, "uplift_households": households, "uplift": estimate}
 
 
 def chart(figures: dict[str, dict[str, Any]], path: Path) -> Path:

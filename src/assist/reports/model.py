@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from assist.models import fairness
+from assist.reports.fairness_findings import audit_json, judge
 from assist.reports.render import fairness_html
 
 PREDICTIONS_FILE = "heldout_predictions.parquet"
@@ -47,11 +48,12 @@ def fairness_report(predictions: pd.DataFrame, *, groups: Sequence[str], share: 
          "selection": text, "headline": text, "min_positives": int,
          "audits": {"verified" | "truth": {"n", "threshold", "groups": [...], "reference",
                                              "intervals": [...], "rule", "min_ratio",
-                                             "max_ratio", "findings": [str], "target"}}}
+                                             "max_ratio", "findings": {...}, "target"}}}
 
-    (``groups`` entries as in ``assist audit --json``; rates ``None`` where undefined.)
-    Every group is flagged as in ``assist audit``; ``findings`` name only the recall/FNR flags
-    of groups with at least ``min_positives`` households in need (smaller ones are noise).
+    (``groups`` entries as in ``assist audit --json``; rates ``None`` where undefined;
+    ``findings``: :func:`assist.reports.fairness_findings.judge` -- recall and miss-rate ratios
+    whose whole 95 % interval lies outside the band, harmful apart from favourable, by
+    severity; groups with fewer than ``min_positives`` households in need not judged.)
     """
     groups = [g for g in groups if g in predictions.columns]
     months = sorted(predictions["month"].astype(str).unique())
@@ -71,11 +73,9 @@ def fairness_report(predictions: pd.DataFrame, *, groups: Sequence[str], share: 
                              predictions.loc[keep, "score"].to_numpy(dtype=float),
                              predictions.loc[keep, groups], reference=reference,
                              selected=predictions.loc[keep, "selected"].to_numpy(dtype=bool))
-        payload["audits"][target] = {**res.to_dict(), "intervals": res.intervals(),
-                                     "rule": res.rule, "min_ratio": res.min_ratio,
-                                     "max_ratio": res.max_ratio,
-                                     "findings": res.flagged(min_positives=min_positives),
-                                     "target": text}
+        audit = {**audit_json(res), "target": text}
+        payload["audits"][target] = {**audit, "findings": judge(audit,
+                                                                min_positives=min_positives)}
     return payload, fairness_html(payload)
 
 

@@ -14,16 +14,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.dataset as pads
 
 from assist.errors import InputError
 from assist.features import CATALOG
 from assist.models.deprivation import alkire_foster, deprivation_matrix
 from assist.models.drift import BINS, EPSILON, SIGNALS, DriftThresholds, psi_table
-from assist.models.matching import receiving
+from assist.reports.coverage_facts import (
+    SOURCE_FACTS,
+    month_facts,
+    probability_basis,
+    store_months,
+)
 from assist.reports.render import report_html
 from assist.storage import snapshot
 from assist.storage.atomic import write_json, write_text
-from assist.storage.store import list_snapshots, load_tables
 
 REPORTS_DIR = "reports"
 #: stored reports, each with the command that writes it (``{as_of}``: the month)
@@ -38,82 +43,143 @@ FEATURES_FILE = "features.parquet"
 
 
 # --- coverage ------------------------------------------------------------------------------
-def coverage_counts(scores: pd.DataFrame, *, assisted: pd.Series, verified: pd.Series,
-                    confirmed: pd.Series, level: str) -> pd.DataFrame:
-    """Per value of ``level`` (street_code or community_code): need, assistance, the pipeline
-    of referrals and the gap (in need by the model's high band or the index, not assisted)."""
+def household_coverage(scores: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
+    """Per household: each thing coverage counts (a column per count, True when the household
+    is counted there) and its probability; the one definition behind the counts and the lists
+    of households they link to (``facts``: :func:`coverage_facts.month_facts`)."""
     s = scores
     high = (s["band"].astype("string") == "high").fillna(False).to_numpy(dtype=bool)
     poor = s["deprivation_poor"].astype(bool).to_numpy()
-    helped = assisted.reindex(s.index, fill_value=False).to_numpy(dtype=bool)
-    d = pd.DataFrame({
-        "households": 1, "expected_in_need": s["probability"].astype(float).to_numpy(),
-        "high_band": high, "index_poor": poor, "assisted": helped,
+    f = facts.reindex(s.index, fill_value=False).astype(bool)
+    helped = f["assisted"].to_numpy()
+    p = s["probability"].astype(float).to_numpy()
+    return pd.DataFrame({
+        "households": True, "high_band": high, "index_poor": poor,
         "referred": (s["candidate"].astype(bool) | s.get("warning", False)).to_numpy(dtype=bool),
         "allocated": s["allocated"].astype(bool).to_numpy(),
-        "verified": verified.reindex(s.index, fill_value=False).to_numpy(dtype=bool),
-        "confirmed": confirmed.reindex(s.index, fill_value=False).to_numpy(dtype=bool),
+        **{c: f[c].to_numpy() for c in ("verified", "confirmed", "assisted", *SOURCE_FACTS)},
+        "verified_both": (f["verified_records"] & f["verified_decisions"]).to_numpy(),
         "gap_model": high & ~helped, "gap_index": poor & ~helped,
-        "expected_gap": np.where(helped, 0.0, s["probability"].astype(float).to_numpy()),
+        "expected_in_need": p, "expected_gap": np.where(helped, 0.0, p),
     }, index=s.index)
+
+
+def coverage_counts(scores: pd.DataFrame, *, facts: pd.DataFrame, level: str,
+                    basis: str = "visited") -> pd.DataFrame:
+    """Per value of ``level`` (street_code or community_code) and the district: need,
+    referrals, visits, findings and grants (each source apart and their union), and the gap
+    (in need by the model's high band or the index, not assisted): the sums of
+    :func:`household_coverage`. Expected need (whole households) only when ``basis`` is
+    ``population``: probabilities calibrated on visited households overstate it."""
+    s = scores
+    d = household_coverage(scores, facts)
     key = s[level].astype("string").fillna("(missing)").to_numpy()
     out = d.groupby(key, sort=True).sum()
     out.index.name = level
     out = pd.concat([out, out.sum().to_frame("(district)").T.rename_axis(level)])
-    for col in out.columns.difference(["expected_in_need", "expected_gap"]):
+    expected = ["expected_in_need", "expected_gap"]
+    for col in out.columns.difference(expected):
         out[col] = out[col].astype("int64")
+    out[expected] = (out[expected].round().astype("int64") if basis == "population"
+                     else None)
     out["gap_model_rate"] = out["gap_model"] / out["high_band"].where(out["high_band"] > 0)
     out["gap_index_rate"] = out["gap_index"] / out["index_poor"].where(out["index_poor"] > 0)
     return out.reset_index()
 
 
-def _store_facts(store: Path | None, as_of: str, index: pd.Index) -> tuple[pd.Series, ...]:
-    """Assisted (any active grant), verified and confirmed households of ``as_of``."""
-    empty = pd.Series(False, index=index)
-    if store is None or as_of not in list_snapshots(store):
-        return empty, empty, empty
-    t = load_tables(store, as_of=as_of, months=1, tables=["assistance", "verifications"])
-    assisted = receiving(t["assistance"], index, as_of=as_of).any(axis=1)
-    v = t["verifications"]
-    v = v.loc[(v["snapshot"].astype(str) == as_of).to_numpy()]
-    ids = v["household_id"].astype(str)
-    verified = pd.Series(index.isin(ids.unique()), index=index)
-    conf = ids[(v["outcome"].astype("string") == "confirmed").fillna(False).to_numpy()]
-    return assisted, verified, pd.Series(index.isin(conf.unique()), index=index)
+#: the coverage report's shape; a stored report of another version is computed again
+COVERAGE_VERSION = 2
+#: what the trend keeps per street and month (the coverage page's trend charts)
+TREND_COLUMNS = ("households", "high_band", "expected_in_need", "referred", "verified",
+                 "confirmed", "assisted", "gap_model", "expected_gap")
+#: the columns of a month's snapshot that coverage reads
+SCORE_COLUMNS = ["street_code", "community_code", "band", "deprivation_poor", "probability",
+                 "candidate", "allocated", "warning"]
+
+
+def coverage_scores(scores_dir: Path, month: str) -> pd.DataFrame:
+    """The columns of a month's snapshot that coverage reads (:data:`SCORE_COLUMNS`, those
+    the snapshot has)."""
+    names = pads.dataset(snapshot.folder(scores_dir, month) / snapshot.SCORES_FILE).schema.names
+    return snapshot.read_scores(scores_dir, month,
+                                columns=[c for c in SCORE_COLUMNS if c in names])
+
+
+def _month_rows(scores_dir: Path, store: Path | None, month: str,
+                decisions: pd.DataFrame | None, basis: str,
+                current: pd.DataFrame) -> list[dict[str, Any]]:
+    """Street rows (and the district's) of an earlier month, for the trend: from its own
+    snapshot; without one, visits, findings and grants only (the store's records and the
+    decisions), counted on the households of ``current`` (the report's month), the rest None."""
+    if not snapshot.exists(scores_dir, month):
+        facts = month_facts(store, month, current.index, decisions)
+        key = current["street_code"].astype("string").fillna("(missing)").to_numpy()
+        part = facts[["verified", "confirmed", "assisted"]].astype("int64")
+        out = part.groupby(key, sort=True).sum()
+        out = pd.concat([out, out.sum().to_frame("(district)").T]).rename_axis("street_code")
+        out = out.reset_index().reindex(columns=["street_code", *TREND_COLUMNS])
+        return records(out.astype(object).where(out.notna(), None))
+    snap = coverage_scores(scores_dir, month)
+    rows = coverage_counts(snap, facts=month_facts(store, month, snap.index, decisions),
+                           level="street_code", basis=basis)
+    return records(rows[["street_code", *TREND_COLUMNS]])
+
+
+def _trend_months(scores_dir: Path, store: Path | None, as_of: str) -> list[str]:
+    """Months up to ``as_of`` with a snapshot or in the store."""
+    return sorted({m for m in (*snapshot.months(scores_dir), *store_months(store))
+                   if m <= as_of})
 
 
 def coverage_report(*, scores_dir: Path, store: Path | None, as_of: str,
-                    k: float = 0.3333) -> dict[str, Any]:
-    """Coverage per street and community, the deprivation index by street and dimension, and
-    the month-on-month trend of earlier snapshots."""
+                    k: float = 0.3333, decisions: pd.DataFrame | None = None,
+                    case_store: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Coverage per street and community of ``as_of``, the deprivation index by street and
+    dimension, and the trend per street over the earlier snapshots. ``decisions``: the case
+    store's decisions (:data:`coverage_facts.DECISION_COLUMNS`, every month), counted with
+    the store's verification and assistance records (:mod:`assist.reports.coverage_facts`);
+    ``case_store``: what was read from the case store (kept in the report, so a reader can
+    tell whether decisions were recorded since)."""
     scores = snapshot.read_scores(scores_dir, as_of)
-    facts = _store_facts(store, as_of, scores.index.astype(str).rename(scores.index.name))
-    facts = tuple(f.set_axis(scores.index) for f in facts)
-    kw = dict(zip(("assisted", "verified", "confirmed"), facts, strict=True))
-    streets = coverage_counts(scores, level="street_code", **kw)
-    communities = coverage_counts(scores, level="community_code", **kw)
-    trend = []
-    for month in [m for m in snapshot.months(scores_dir) if m <= as_of]:
-        snap = scores if month == as_of else snapshot.read_scores(scores_dir, month)
-        f = _store_facts(store, month, snap.index.astype(str))
-        f = tuple(x.set_axis(snap.index) for x in f)
-        tot = coverage_counts(snap, level="street_code",
-                              **dict(zip(("assisted", "verified", "confirmed"), f, strict=True)))
-        trend.append({"as_of": month, **records(tot.tail(1))[0]})
-    return {"as_of": as_of, "streets": records(streets), "communities": records(communities),
+    summary = snapshot.present_summary(scores_dir, as_of) or {}
+    basis = probability_basis(summary)
+    facts = month_facts(store, as_of, scores.index, decisions)
+    streets = coverage_counts(scores, facts=facts, level="street_code", basis=basis)
+    communities = coverage_counts(scores, facts=facts, level="community_code", basis=basis)
+    trend = [{"as_of": month,
+              "streets": (records(streets[["street_code", *TREND_COLUMNS]]) if month == as_of
+                          else _month_rows(scores_dir, store, month, decisions, basis, scores))}
+             for month in _trend_months(scores_dir, store, as_of)]
+    return {"as_of": as_of, "version": COVERAGE_VERSION,
+            "model_version": summary.get("model_version") or None,
+            "probability_basis": basis, "case_store": case_store,
+            "decisions": int(0 if decisions is None else
+                             (decisions["as_of"].astype(str) == as_of).sum()),
+            "streets": records(streets), "communities": records(communities),
             "deprivation": deprivation_by_street(scores, k=k), "trend": trend,
-            "definitions": {
-                "in need (model)": "band high; expected_in_need is the sum of probabilities",
-                "in need (index)": f"Alkire-Foster poor at k={k}",
-                "assisted": ("an active grant of any programme at the end of the month (the "
-                             "assistance table), whether or not a visit confirmed need"),
-                "referred": "referral candidate or early-warning flag of the snapshot",
-                "allocated": "given one of the month's caseworker visits",
-                "verified": "a verification visit recorded an outcome this month",
-                "confirmed": "a verification visit this month confirmed need",
-                "gap": "in need and not assisted; rate = gap / in need",
-                "scope": ("this report is the one definition of coverage; the manager pages "
-                          "and the API show it as written here")}}
+            "definitions": COVERAGE_TERMS | {"in need (index)": f"Alkire-Foster poor at k={k}"}}
+
+
+COVERAGE_TERMS = {
+    "in need (model)": "band high",
+    "expected in need": ("sum of the need probabilities, in whole households, only when the "
+                         "model was calibrated for the whole district (probability_basis "
+                         "population); probabilities calibrated on visited households overstate "
+                         "need across the district, so none is given then"),
+    "assisted": ("an active grant of any programme at the end of the month (the assistance "
+                 "table), or a programme granted by a caseworker's decision on the month's "
+                 "referral (the case store); a household in both counts once"),
+    "referred": "referral candidate or early-warning flag of the snapshot",
+    "allocated": "given one of the month's caseworker visits",
+    "verified": ("visited this month: a department verification record, or a caseworker's "
+                 "decision on the month's referral (the case store); a household in both "
+                 "counts once (verified_records, verified_decisions, verified_both)"),
+    "confirmed": ("a visit this month confirmed need: the caseworker's decision, or, without "
+                  "a decision, the department's verification record"),
+    "gap": "in need (band high) and not assisted; rate = gap / in need",
+    "scope": ("this report is the one definition of coverage; the manager pages, the API and "
+              "the downloads show it as written here"),
+}
 
 
 def deprivation_by_street(scores: pd.DataFrame, *, k: float) -> dict[str, Any]:
@@ -186,8 +252,8 @@ def drift_report(*, features_dir: Path, scores_dir: Path, as_of: str,
         raise InputError(f"no other month to compare {as_of} with", file=str(features_dir))
     base = _month_frame(features_dir, scores_dir, ref)
     if base is None:
-        raise InputError(f"no features or scores for the reference month {ref}",
-                         file=str(features_dir))
+        raise InputError(f"no features or scores for the reference month {ref}: build them "
+                         f"with `assist features --as-of {ref}`", file=str(features_dir))
     now = _probabilities(scores_dir, as_of)
     if score_reference is not None:
         score_base, score_info = score_reference

@@ -114,8 +114,8 @@ class AuditWriter:
                     break
                 batch.append(more)
             try:
-                with self.sessions() as session:
-                    session.execute(insert(AuditEntry), [row for row, _ in batch])
+                with self.sessions() as session:  # a Core insert: no ORM bulk bookkeeping
+                    session.execute(insert(AuditEntry.__table__), [row for row, _ in batch])
                     session.commit()
                 self.commits += 1
             except Exception as exc:  # noqa: BLE001 - every waiting request gets a 503

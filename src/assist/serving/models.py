@@ -131,6 +131,10 @@ class HouseholdScore(_ScoredHousehold, Base):
                       Index("ix_household_scores_household", "household_id"))
     #: indicator id -> value (None when missing)
     values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: ``{"catalog", "deprived": [indicator ids], "dimensions": {id: weighted share}}`` computed
+    #: at load by the catalog's own functions over the whole month (the household detail reads
+    #: it instead of recomputing); NULL: loaded before it was stored, computed on demand
+    profile: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Referral(_ScoredHousehold, Base):
@@ -160,6 +164,11 @@ class Referral(_ScoredHousehold, Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     #: not on the previous month's list in the case store; NULL: that list is not loaded
     new_this_month: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+
+#: the list's default order (allocated visits first, by street and rank): an index scan, no sort
+Index("ix_referrals_queue", Referral.snapshot_id, Referral.allocated.desc(), Referral.street_code,
+      Referral.rank_street, Referral.id)
 
 
 class Assignment(Base):

@@ -127,7 +127,7 @@ class ReferralPublic(_Out):
     last_decision_date: dt.date | None = Field(default=None, description="Its visit date.")
     listing: str | None = Field(default=None, description=(
         "Why the household is listed this month (decisions carried forward): new, pending, "
-        "pending_overdue, retry, reopened_changed, relisted, follow_up_due, ..."))
+        "pending_overdue, retry, reopened_changed, relisted, follow_up_due, review_changed, ..."))
     listing_zh: str | None = None
     listing_en: str | None = None
     new_this_month: bool | None = Field(default=None, description=(

@@ -4,7 +4,9 @@ City scale (about ten million households) outgrows one machine. This package run
 same ``assist.features`` / ``assist.models`` functions on an Apache Spark cluster: the store's
 Parquet tables are read by Spark (local paths or any Hadoop-compatible URI), every row gets
 the bucket of its household, and ``groupBy(bucket).applyInPandas`` hands each bucket — all
-rows of a few thousand households — to the pandas code path. Global work (ranks, allocation,
+rows of a few thousand households — to the pandas code path. A store that ingest laid out by
+household bucket (the same hash) needs no shuffle: each task reads its own bucket's row groups
+(:mod:`assist.pipelines.spark.layout`). Global work (ranks, allocation,
 referral lists) runs on the driver over small collected columns with the pandas path's own
 functions. No feature logic is written twice.
 

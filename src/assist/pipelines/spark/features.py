@@ -1,7 +1,8 @@
 """``assist features --engine spark``: the household features of a month, built per bucket.
 
-Each bucket of households (all their rows of every table) goes through the unchanged pandas
-path — :func:`assist.features.build`, :func:`assist.features.dimension_profile` and
+Each bucket of households (all their rows of every table; read by its own task from a store
+laid out by bucket, see :mod:`assist.pipelines.spark.layout`, else gathered by a shuffle)
+goes through the unchanged pandas path — :func:`assist.features.build`, :func:`assist.features.dimension_profile` and
 :func:`assist.features.attributes.household_attributes` — inside ``applyInPandas``; the
 catalog travels to the executors as a broadcast variable. The month's folder holds the same
 three tables as the pandas engine's, as Parquet datasets (``features.parquet/`` etc., a
@@ -24,12 +25,14 @@ from assist.features.attributes import household_attributes
 from assist.features.catalog import Catalog
 from assist.pipelines.featurize import FeatureRun
 from assist.pipelines.spark import pandas3_warning_filtered
+from assist.pipelines.spark.layout import bucket_ids, by_bucket, laid_out
 from assist.pipelines.spark.storeio import (
     BUCKET_COL,
     bucket_tables,
     delete,
     feature_windows,
     join,
+    local_path,
     read_tables,
     replace_folder,
     store_snapshots,
@@ -118,6 +121,15 @@ def feature_frame(spark: Any, *, store: str | Path, as_of: str,  # noqa: ANN401
     """The Spark frame of every household's features, profile and attributes (lazy)."""
     store_uri = uri(store)
     snapshots = feature_windows(as_of, store_snapshots(spark, store_uri))
+    laid = laid_out(store_uri, buckets)
+    if laid is not None:  # each task reads its own bucket of the store: no shuffle
+        cat = spark.sparkContext.broadcast(catalog)
+
+        def features_of(tables: dict[str, pd.DataFrame], bucket: int) -> pd.DataFrame | None:
+            return (None if tables["households"].empty
+                    else household_tables(tables, as_of, cat.value))
+        body = by_bucket(Path(local_path(store_uri)), snapshots, laid, features_of)
+        return bucket_ids(spark, laid).mapInPandas(body, schema=output_schema(catalog))
     n = buckets or choose_buckets(spark, store_uri, as_of)
     rows = read_tables(spark, store_uri, snapshots, buckets=n)
     body = bucket_features(snapshots, as_of, spark.sparkContext.broadcast(catalog))

@@ -19,6 +19,7 @@ names, list columns, summary and pointer texts); ``scores.parquet`` is a Parquet
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from assist.pipelines.score import (
     _referrals,
     add_ranks,
     allocate_carried,
+    calibration_summary,
     carry_columns,
     explain_columns,
     household_stage,
@@ -49,6 +51,7 @@ from assist.pipelines.score import (
 )
 from assist.pipelines.spark import pandas3_warning_filtered
 from assist.pipelines.spark.features import choose_buckets
+from assist.pipelines.spark.layout import bucket_ids, by_bucket, laid_out, previous_by_bucket, previous_of
 from assist.pipelines.spark.storeio import (
     BUCKET_COL,
     bucket_tables,
@@ -118,17 +121,27 @@ def bucket_frame(both: dict[str, pd.DataFrame], as_of: str, *, model: NeedModel,
 
 
 def bucket_scores(snapshots: dict[str, list[str]], as_of: str, model: Any,  # noqa: ANN401
-                  config: ScoringConfig, columns: list[str], mode: str) -> Callable:
+                  config: ScoringConfig, columns: list[str], mode: str, *, laid: bool = False,
+                  previous_path: Path | None = None) -> Callable:
     """The applyInPandas / cogroup body (``mode``: ``snapshot``, ``tables`` or ``none``:
-    where last month comes from); ``model`` is a broadcast :class:`NeedModel`."""
+    where last month comes from); ``model`` is a broadcast :class:`NeedModel`. ``laid``: the
+    per-bucket work of :func:`assist.pipelines.spark.layout.by_bucket` instead, last month's
+    snapshot read from ``previous_path`` (:func:`~assist.pipelines.spark.layout.previous_by_bucket`)."""
 
     def run(rows: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
-        both = bucket_tables(rows, snapshots)
+        prev = previous.set_index("household_id") if mode == "snapshot" else None
+        return scored(bucket_tables(rows, snapshots), prev)
+
+    def scored(both: dict[str, pd.DataFrame], prev: pd.DataFrame | None) -> pd.DataFrame:
         if tables_as_of(both, as_of)["households"].empty:
             return pd.DataFrame(columns=columns)
-        prev = previous.set_index("household_id") if mode == "snapshot" else None
         return bucket_frame(both, as_of, model=model.value, config=config, previous=prev,
                             previous_from_store=mode == "tables")[columns]
+
+    if previous_path is not None or laid:  # tasks read their own bucket: no shuffle
+        def scores_of_laid_out_bucket(both: dict[str, pd.DataFrame], bucket: int) -> pd.DataFrame:
+            return scored(both, previous_of(previous_path, bucket) if previous_path else None)
+        return scores_of_laid_out_bucket
 
     if mode == "snapshot":
         def scores_of_bucket_with_snapshot(rows: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
@@ -193,19 +206,32 @@ def _plan(spark: Any, store_uri: str, out_uri: str, as_of: str) -> _Plan:  # noq
 
 
 def _stage(spark: Any, plan: _Plan, *, store_uri: str, as_of: str, model: NeedModel,  # noqa: ANN401
-           config: ScoringConfig, columns: dict[str, str], n: int) -> Any:  # noqa: ANN401
-    """The per-household stage of every bucket (a persisted Spark frame of ``columns``)."""
+           config: ScoringConfig, columns: dict[str, str], n: int,
+           scratch: Path) -> Any:  # noqa: ANN401
+    """The per-household stage of every bucket (a persisted Spark frame of ``columns``;
+    ``scratch``: a folder for last month's scores by bucket, kept while the stage is)."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F  # noqa: N812
 
+    last = spark.read.parquet(plan.previous_scores) if plan.mode == "snapshot" else None
+    if last is not None:
+        last = last.select(*[c for c in ["household_id", *CATALOG.ids, *PREVIOUS_COLUMNS]
+                             if c in last.columns])
+    laid = laid_out(store_uri, n)
+    if laid is not None:  # each task reads its own bucket of the store: no shuffle
+        previous = None if last is None else previous_by_bucket(
+            last.toArrow().to_pandas(), laid, scratch / "previous.parquet")
+        body = bucket_scores(plan.snapshots, as_of, spark.sparkContext.broadcast(model), config,
+                             list(columns), plan.mode, laid=True, previous_path=previous)
+        stage = bucket_ids(spark, laid).mapInPandas(
+            by_bucket(Path(local_path(store_uri)), plan.snapshots, laid, body),
+            schema=_ddl(columns))
+        return stage.persist(StorageLevel.MEMORY_AND_DISK)
     rows = read_tables(spark, store_uri, plan.snapshots, buckets=n)
     body = bucket_scores(plan.snapshots, as_of, spark.sparkContext.broadcast(model), config,
                          list(columns), plan.mode)
-    if plan.mode == "snapshot":
-        last = spark.read.parquet(plan.previous_scores)
-        keep = [c for c in ["household_id", *CATALOG.ids, *PREVIOUS_COLUMNS] if c in last.columns]
-        last = last.select(*keep).withColumn(
-            BUCKET_COL, F.pmod(F.xxhash64("household_id"), F.lit(n)))
+    if last is not None:
+        last = last.withColumn(BUCKET_COL, F.pmod(F.xxhash64("household_id"), F.lit(n)))
         stage = rows.groupBy(BUCKET_COL).cogroup(last.groupBy(BUCKET_COL)).applyInPandas(
             body, schema=_ddl(columns))
     else:
@@ -255,9 +281,7 @@ def _month(spark: Any, stage: Any, *, columns: dict[str, str], mode: str, model:
                                as_of=as_of, config=config, source=decisions[1])
     alloc = carried.alloc
     lap("allocation")
-    flagged = (flag_bools.index[flag_bools["warning"].to_numpy(dtype=bool)]
-               if flag_bools is not None else pd.Index([]))
-    listed = alloc.visit.index.union(flagged).union(carried.listed)
+    listed = carried.listing(flag_bools)
     ids = spark.createDataFrame([(h,) for h in listed], "household_id string")
     detail = stage.join(F.broadcast(ids), "household_id")
     explained = detail.select("household_id", *[f"f__{i}" for i in CATALOG.ids],
@@ -292,10 +316,10 @@ def run_scoring_spark(spark: Any, *, store: str | Path, as_of: str, out: str | P
     store_uri, out_uri = uri(store), uri(out)
     plan = _plan(spark, store_uri, out_uri, as_of)
     columns = stage_schema(config.rule_table().codes, with_flags=plan.mode != "none")
-    with pandas3_warning_filtered():
-        n = buckets or choose_buckets(spark, store_uri, as_of)
+    with pandas3_warning_filtered(), tempfile.TemporaryDirectory(prefix="assist-spark-") as tmp:
+        n = laid_out(store_uri, buckets) or buckets or choose_buckets(spark, store_uri, as_of)
         stage = _stage(spark, plan, store_uri=store_uri, as_of=as_of, model=model,
-                       config=config, columns=columns, n=n)
+                       config=config, columns=columns, n=n, scratch=Path(tmp))
         try:
             mo = _month(spark, stage, columns=columns, mode=plan.mode, model=model,
                         config=config, lap=lap, as_of=as_of,
@@ -316,7 +340,8 @@ def run_scoring_spark(spark: Any, *, store: str | Path, as_of: str, out: str | P
                 flag_counts=counts(mo.flag_bools) if mo.flag_bools is not None else None,
                 previous_source=plan.previous_source, truth_dir=truth_dir, key=key,
                 timings=timings)
-            summary.update({"carry_forward": mo.carry_summary, "engine": "spark", "buckets": n})
+            summary.update({"carry_forward": mo.carry_summary, "engine": "spark", "buckets": n,
+                            "calibration": calibration_summary(model)})
             folder = join(out_uri, as_of)
             with replacing_folder(spark, folder, marker=snapshot.SUMMARY_FILE) as tmp:
                 _write_scores(spark, stage, scores, mo.expl, join(tmp, snapshot.SCORES_FILE))

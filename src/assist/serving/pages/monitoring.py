@@ -11,15 +11,19 @@ not generated yet is a page saying which command makes it, never an error.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import func, select
-from starlette.responses import FileResponse, HTMLResponse
+from starlette.responses import FileResponse, HTMLResponse, Response
 
+from assist.reports import fairness_view as fv
 from assist.reports import views
+from assist.reports.i18n import LANGUAGES
+from assist.reports.render import LANGUAGE_NAMES
 from assist.serving.deps import SessionDep, SettingsDep
 from assist.serving.errors import ApiError
 from assist.serving.models import Contest, Decision, Snapshot
@@ -35,7 +39,7 @@ from assist.serving.pages.web import (
     render,
     translator,
 )
-from assist.serving.services import reports
+from assist.serving.services import coverage, reports
 from assist.serving.services.referrals import snapshot_or_503
 from assist.settings import Settings
 
@@ -82,14 +86,19 @@ def stored(request: Request, settings: Settings, name: str, as_of: str | None = 
 
 
 def downloads(settings: Settings, names: tuple[str, ...], as_of: str | None = None) -> list[dict]:
-    """Download links of stored HTML reports (each name's newest, or of ``as_of``)."""
+    """Download links of stored reports (each name's newest, or of ``as_of``): the stored
+    HTML (both languages), and per language its print version and PDF."""
     out, seen = [], set()
     for r in reports.available(settings):
         if r["name"] in names and r["html"] is not None and r["name"] not in seen \
                 and (as_of is None or r["as_of"] == as_of):
             seen.add(r["name"])
-            out.append({"name": r["name"], "as_of": r["as_of"],
-                        "href": f"/reports/{r['as_of']}/{r['name']}.html"})
+            base = f"/reports/{r['as_of']}/{r['name']}"
+            out.append({"name": r["name"], "as_of": r["as_of"], "href": f"{base}.html",
+                        "copies": [{"lang": "zh-CN" if code == "zh" else "en",
+                                    "name": LANGUAGE_NAMES[code],
+                                    "print": f"{base}/print?lang={code}",
+                                    "pdf": f"{base}.pdf?lang={code}"} for code in LANGUAGES]})
     return out
 
 
@@ -102,13 +111,13 @@ def fairness(request: Request, settings: SettingsDep, who: PagePrincipal,
     if rep.payload is None:
         return render(request, "fairness.html", who=who, report=None, command=rep.command)
     payload = rep.payload
-    audits = views.audits(payload)
+    audits = fv.audits(payload)
     labels = list(audits)
     label = audit if audit in audits else (labels[0] if labels else None)
     t = translator(request)
     min_positives = int(payload.get("min_positives") or 0)
     view = (rep.view(request, "fairness-view", label, t.lang,
-                     build=lambda: views.fairness_view(audits[label], t,
+                     build=lambda: fv.fairness_view(audits[label], t,
                                                        min_positives=min_positives))
             if label is not None else None)
     return render(request, "fairness.html", who=who, report=payload, view=view, labels=labels,
@@ -117,7 +126,8 @@ def fairness(request: Request, settings: SettingsDep, who: PagePrincipal,
 
 
 @router.get("/early-warning", response_class=HTMLResponse)
-def early_warning(request: Request, session: SessionDep, who: PagePrincipal) -> HTMLResponse:
+def early_warning(request: Request, session: SessionDep, settings: SettingsDep,
+                  who: PagePrincipal) -> HTMLResponse:
     """Households flagged by each early-warning signal in the current snapshot, per street."""
     need_role(who, MANAGERS)
     with page_errors():
@@ -128,7 +138,8 @@ def early_warning(request: Request, session: SessionDep, who: PagePrincipal) -> 
         ("early-warning", snap.id, t.lang),
         lambda: views.early_warning_view(reports.early_warning(session, snapshot=snap), t),
         stamp=(snap.as_of, snap.loaded_at))
-    return render(request, "early_warning.html", who=who, snap=snap, view=view)
+    return render(request, "early_warning.html", who=who, snap=snap, view=view,
+                  links=downloads(settings, ("early_warning",), snap.as_of))
 
 
 @router.get("/drift", response_class=HTMLResponse)
@@ -148,8 +159,8 @@ def drift(request: Request, settings: SettingsDep, who: PagePrincipal,
 
 
 @router.get("/overrides", response_class=HTMLResponse)
-def overrides(request: Request, session: SessionDep, who: PagePrincipal,
-              as_of: Month = None) -> HTMLResponse:
+def overrides(request: Request, session: SessionDep, settings: SettingsDep,
+              who: PagePrincipal, as_of: Month = None) -> HTMLResponse:
     """How often caseworkers disagree with the score, and whether overridden referrals were
     confirmed in need less often than followed ones (live from the case store)."""
     need_role(who, MANAGERS)
@@ -169,16 +180,59 @@ def overrides(request: Request, session: SessionDep, who: PagePrincipal,
     stamp += tuple(session.execute(select(func.count(Contest.id), func.max(Contest.id),
                                           func.sum(Contest.version))).one())
     view = page_cache(request).get(("overrides", month, t.lang), build, stamp=stamp)
-    return render(request, "overrides.html", who=who, view=view, months=months, month=month)
+    return render(request, "overrides.html", who=who, view=view, months=months, month=month,
+                  links=downloads(settings, ("overrides",), month))
 
 
 @router.get("/reports/{as_of}/{name}.html")
-def report_file(settings: SettingsDep, who: PagePrincipal, as_of: str, name: str) -> FileResponse:
-    """A stored report's HTML page, as a download."""
+def report_file(settings: SettingsDep, session: SessionDep, who: PagePrincipal, as_of: str,
+                name: str) -> FileResponse:
+    """A stored report's HTML page, as a download (coverage brought up to date with the case
+    store's decisions first, as on its page)."""
     need_role(who, ANALYSTS)
+    coverage.refresh(session, settings, name=name, as_of=as_of)
     try:
         path = reports.html_path(settings, name=name, as_of=as_of)
     except ApiError:
         raise PageError(404, N_("This report has not been generated.")) from None
     return FileResponse(path, media_type="text/html; charset=utf-8",
                         filename=f"{name}-{as_of}.html")
+
+
+@router.get("/reports/{as_of}/{name}/print", response_class=HTMLResponse)
+def report_print(settings: SettingsDep, session: SessionDep, who: PagePrincipal, as_of: str,
+                 name: str, lang: Annotated[str, Query()] = "zh") -> HTMLResponse:
+    """A stored report's print version in one language (A4 landscape; print it from the
+    browser)."""
+    need_role(who, ANALYSTS)
+    coverage.refresh(session, settings, name=name, as_of=as_of)
+    with _report_errors():
+        html, _ = reports.printed_html(settings, session, name=name, as_of=as_of, lang=lang)
+    return HTMLResponse(html)
+
+
+@router.get("/reports/{as_of}/{name}.pdf")
+def report_pdf(settings: SettingsDep, session: SessionDep, who: PagePrincipal, as_of: str,
+               name: str, lang: Annotated[str, Query()] = "zh") -> Response:
+    """A stored report printed to PDF in one language, as a download."""
+    need_role(who, ANALYSTS)
+    coverage.refresh(session, settings, name=name, as_of=as_of)
+    with _report_errors():
+        data, filename = reports.printed_pdf(settings, session, name=name, as_of=as_of,
+                                             lang=lang)
+    return Response(data, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@contextmanager
+def _report_errors() -> Iterator[None]:
+    """A report's lookup and printing errors as pages (404, 422, 503), never a 500."""
+    try:
+        yield
+    except ApiError as exc:
+        if exc.code == "pdf_unavailable":
+            raise PageError(503, N_("A PDF cannot be printed on this server; open the print "
+                                    "version and print it from the browser.")) from None
+        if exc.status == 422:
+            raise PageError(422, N_("Unknown language or month."), field=exc.field) from None
+        raise PageError(404, N_("This report has not been generated.")) from None

@@ -7,15 +7,16 @@ them; caseworkers get 403.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from assist.serving.auth import Principal
 from assist.serving.deps import SessionDep, SettingsDep, current_principal
 from assist.serving.errors import ApiError
+from assist.serving.services import coverage as coverage_svc
 from assist.serving.services import reports as svc
 from assist.serving.services.referrals import snapshot_or_503
 
@@ -25,6 +26,7 @@ REPORT_ROLES = frozenset({"manager", "data_scientist", "admin"})
 AsOf = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
                                    description="Month YYYY-MM (default: the newest).")]
 Name = Annotated[str, Path(max_length=64, description="Report name, e.g. coverage.")]
+Lang = Annotated[Literal["zh", "en"], Query(description="Language of the printed copy.")]
 
 
 def reader(who: Annotated[Principal, Depends(current_principal)]) -> Principal:
@@ -44,6 +46,8 @@ class ReportEntry(BaseModel):
     as_of: str
     json_url: str
     html_url: str | None
+    print_urls: dict[str, str]
+    pdf_urls: dict[str, str]
 
 
 class ReportList(BaseModel):
@@ -58,9 +62,12 @@ def list_reports(settings: SettingsDep, _who: Reader) -> ReportList:
     items = []
     for r in svc.available(settings):
         base = f"/api/v1/reports/{r['name']}"
-        items.append(ReportEntry(name=r["name"], as_of=r["as_of"],
-                                 json_url=f"{base}?as_of={r['as_of']}",
-                                 html_url=f"{base}/html?as_of={r['as_of']}" if r["html"] else None))
+        query = f"as_of={r['as_of']}"
+        items.append(ReportEntry(
+            name=r["name"], as_of=r["as_of"], json_url=f"{base}?{query}",
+            html_url=f"{base}/html?{query}" if r["html"] else None,
+            print_urls={lang: f"{base}/html?{query}&lang={lang}" for lang in ("zh", "en")},
+            pdf_urls={lang: f"{base}/pdf?{query}&lang={lang}" for lang in ("zh", "en")}))
     return ReportList(items=items)
 
 
@@ -80,6 +87,15 @@ def early_warning(session: SessionDep, _who: Reader, as_of: AsOf = None) -> JSON
     return JSONResponse(svc.early_warning(session, snapshot=snap))
 
 
+@router.get("/coverage", responses={404: {"description": "no coverage report of that month"}})
+def coverage(session: SessionDep, settings: SettingsDep, _who: Reader,
+             as_of: AsOf = None) -> JSONResponse:
+    """The coverage report (default: of the loaded snapshot's month), recomputed and stored
+    again first when caseworkers' decisions were recorded or changed since it was written:
+    the page, this JSON and the downloads show the same numbers."""
+    return JSONResponse(coverage_svc.report(session, settings, as_of=as_of))
+
+
 @router.get("/{name}", responses={404: {"description": "unknown report, or not produced yet"}})
 def report(settings: SettingsDep, _who: Reader, name: Name, as_of: AsOf = None) -> JSONResponse:
     """A stored report's JSON (the newest month unless ``as_of``)."""
@@ -90,9 +106,34 @@ def report(settings: SettingsDep, _who: Reader, name: Name, as_of: AsOf = None) 
 @router.get("/{name}/html", response_class=FileResponse,
             responses={200: {"content": {"text/html": {}}},
                        404: {"description": "unknown report, or not produced yet"}})
-def report_html(settings: SettingsDep, _who: Reader, name: Name,
-                as_of: AsOf = None) -> FileResponse:
-    """A stored report's HTML page with charts, as a download."""
-    path = svc.html_path(settings, name=name, as_of=as_of)
-    return FileResponse(path, media_type="text/html; charset=utf-8",
-                        filename=f"{name}-{path.parent.name}.html")
+def report_html(settings: SettingsDep, session: SessionDep, _who: Reader, name: Name,
+                as_of: AsOf = None,
+                lang: Annotated[Literal["zh", "en"] | None, Query(
+                    description="One language, print version (default: the stored file, "
+                                "Chinese then English).")] = None) -> Response:
+    """A stored report's HTML page with charts, as a download: the stored file (both
+    languages), or with ``lang`` its print version in that language (A4 landscape)."""
+    coverage_svc.refresh(session, settings, name=name, as_of=as_of)
+    if lang is None:
+        path = svc.html_path(settings, name=name, as_of=as_of)
+        return FileResponse(path, media_type="text/html; charset=utf-8",
+                            filename=f"{name}-{path.parent.name}.html")
+    html, folder = svc.printed_html(settings, session, name=name, as_of=as_of, lang=lang)
+    return HTMLResponse(html, headers={"Content-Disposition":
+                                       f'attachment; filename="{name}-{folder}-{lang}.html"'})
+
+
+@router.get("/{name}/pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}},
+                       404: {"description": "unknown report, or not produced yet"},
+                       503: {"description": "no PDF printer here (Playwright or Chromium "
+                                            "missing): the HTML print version still works"}})
+def report_pdf(settings: SettingsDep, session: SessionDep, _who: Reader, name: Name,
+               lang: Lang = "zh", as_of: AsOf = None) -> Response:
+    """A stored report printed to PDF in one language (A4 landscape, titled with the month
+    and the model version, page numbers at the foot), as a download. Printing takes a
+    Chromium start, about a second or two."""
+    coverage_svc.refresh(session, settings, name=name, as_of=as_of)
+    data, filename = svc.printed_pdf(settings, session, name=name, as_of=as_of, lang=lang)
+    return Response(data, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

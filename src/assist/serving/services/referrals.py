@@ -7,10 +7,13 @@ the caller's streets is a 403 that says so (not an empty list)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from functools import cache
+from typing import Any, Literal
 
-from sqlalchemy import func, select
+from pydantic import Json
+from sqlalchemy import ColumnElement, Select, Text, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 
 from assist.serving.auth import Principal
@@ -92,8 +95,75 @@ def snapshot_or_503(session: Session) -> Snapshot:
     return snap
 
 
+class _ListedReferral(ReferralPublic):
+    """A listed referral as read: its JSON list columns arrive as their stored text and are
+    parsed by pydantic-core while the page is validated (no Python call per value)."""
+
+    top_factors_en: Json[list[str]]
+    top_factors_zh: Json[list[str]]
+    programmes: Json[list[str]]
+    allocated_programmes: Json[list[str]]
+    flags: Json[list[str]]
+    receiving: Json[list[str] | None] | None = None  # JSON null: not known
+
+
+class _ListedPage(ReferralPage):
+    """A page of :class:`_ListedReferral` (serialised exactly as a :class:`ReferralPage`)."""
+
+    items: list[_ListedReferral]
+
+
+#: the JSON list columns, read as text (:class:`_ListedReferral`)
+_JSON_TEXT = ("top_factors_en", "top_factors_zh", "programmes", "allocated_programmes", "flags",
+              "receiving")
 #: the columns a listed referral shows (:class:`ReferralPublic`), selected as plain rows
-_COLUMNS = tuple(getattr(Referral, name) for name in ReferralPublic.model_fields)
+_COLUMNS = tuple(cast(getattr(Referral, name), Text).label(name) if name in _JSON_TEXT
+                 else getattr(Referral, name) for name in ReferralPublic.model_fields)
+#: the current snapshot, as a subquery: the list and its total are one statement
+_CURRENT = select(Snapshot.id).order_by(Snapshot.as_of.desc()).limit(1).scalar_subquery()
+#: each condition a list may add, by name, with its bound parameter of the same name
+_CONDITIONS: dict[str, Callable[[], ColumnElement[bool]]] = {
+    "streets": lambda: Referral.street_code.in_(bindparam("streets", expanding=True)),
+    "street": lambda: Referral.street_code == bindparam("street"),
+    "community": lambda: Referral.community_code == bindparam("community"),
+    "band": lambda: Referral.band == bindparam("band"),
+    "cause": lambda: Referral.primary_cause == bindparam("cause"),
+    "status": lambda: Referral.status == bindparam("status"),
+    "allocated": lambda: Referral.allocated == bindparam("allocated"),
+    "programme": lambda: Referral.programme_key.contains(bindparam("programme"), escape="/"),
+    "flag": lambda: Referral.flag_key.contains(bindparam("flag"), escape="/"),
+}
+
+
+def _like(text: str) -> str:
+    """``text`` taken literally inside LIKE (escape character ``/``, as ``autoescape`` does)."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+def _bound(who: Principal, f: Filters) -> dict[str, Any]:
+    """The list's bound values by condition name: the caller's streets and the filters set."""
+    values: dict[str, Any] = {} if who.streets is None else {"streets": list(who.streets)}
+    for name, value in (("street", f.street), ("community", f.community), ("band", f.band),
+                        ("cause", f.cause), ("status", f.status), ("allocated", f.allocated)):
+        if value is not None:
+            values[name] = value
+    for name, code in (("programme", f.programme), ("flag", f.flag)):
+        if code is not None:
+            values[name] = _like(f";{code};")
+    return values
+
+
+@cache
+def _page_statement(sort: Sort, names: tuple[str, ...]) -> Select[Any]:
+    """The statement of a page (its rows, the snapshot's month, the total) for a sort and the
+    conditions ``names``, built once: SQLAlchemy then reuses its compiled form and cache key,
+    and each request only binds values (``offset``, ``limit`` and one per condition)."""
+    where = [Referral.snapshot_id == _CURRENT, *(_CONDITIONS[n]() for n in names)]
+    total = select(func.count()).select_from(Referral).where(*where).scalar_subquery()
+    return (select(*_COLUMNS, Snapshot.as_of.label("_as_of"), total.label("_total"))
+            .join(Snapshot, Referral.snapshot_id == Snapshot.id).where(*where)
+            .order_by(*SORTS[sort], Referral.id)
+            .offset(bindparam("offset")).limit(bindparam("limit")))
 
 
 def _current_snapshot_key(session: Session) -> tuple[int, str]:
@@ -109,30 +179,21 @@ def list_referrals(session: Session, *, who: Principal, filters: Filters, sort: 
                    page: int, page_size: int) -> ReferralPage:
     """One page of the current snapshot's referrals in the caller's jurisdiction.
 
-    Only the listed columns are read (no ORM objects); the total is counted only when the page
-    does not already tell it (a full page, or one past the end)."""
+    One statement reads the page's listed columns (plain rows, no ORM objects), the snapshot's
+    month and the total; only a page past the end (no rows) asks again for the month and the
+    total (503 when no snapshot is loaded)."""
     check_scope(session, who=who, street=filters.street, community=filters.community)
-    snapshot_id, as_of = _current_snapshot_key(session)
-    where = [Referral.snapshot_id == snapshot_id]
-    if who.streets is not None:
-        where.append(Referral.street_code.in_(who.streets))
-    f = filters
-    for col, value in ((Referral.street_code, f.street), (Referral.community_code, f.community),
-                       (Referral.band, f.band), (Referral.primary_cause, f.cause),
-                       (Referral.status, f.status), (Referral.allocated, f.allocated)):
-        if value is not None:
-            where.append(col == value)
-    if f.programme is not None:
-        where.append(Referral.programme_key.contains(f";{f.programme};", autoescape=True))
-    if f.flag is not None:
-        where.append(Referral.flag_key.contains(f";{f.flag};", autoescape=True))
-    offset = (page - 1) * page_size
-    rows = session.execute(select(*_COLUMNS).where(*where).order_by(*SORTS[sort], Referral.id)
-                           .offset(offset).limit(page_size)).mappings().all()
-    if 0 < len(rows) < page_size or (not rows and page == 1):
-        total = offset + len(rows)  # the last page: nothing after it
+    bound = _bound(who, filters)
+    result = session.connection().execute(  # Core rows: no ORM loading for plain columns
+        _page_statement(sort, tuple(bound)),
+        {**bound, "offset": (page - 1) * page_size, "limit": page_size})
+    keys = list(result.keys())
+    rows = [dict(zip(keys, row, strict=True)) for row in result]
+    if rows:
+        as_of, total = rows[0]["_as_of"], rows[0]["_total"]
     else:
-        total = session.scalar(select(func.count()).select_from(Referral).where(*where)) or 0
-    return ReferralPage.model_validate({"as_of": as_of, "total": int(total), "page": page,
-                                        "page_size": page_size,
-                                        "items": [dict(r) for r in rows]})
+        snapshot_id, as_of = _current_snapshot_key(session)
+        total = session.scalar(select(func.count()).select_from(Referral).where(
+            Referral.snapshot_id == snapshot_id, *(_CONDITIONS[n]() for n in bound)), bound)
+    return _ListedPage.model_validate({"as_of": as_of, "total": int(total or 0), "page": page,
+                                       "page_size": page_size, "items": rows})

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assist.models.overrides import GROUP_NAMES, indicator_groups, outcome_value
+from assist.reports import pdf as printing
 from assist.reports.cases import early_warning_report, overrides_report
+from assist.reports.i18n import LANGUAGES, translators
+from assist.reports.render import stored_html
 from assist.reports.report import REPORTS, REPORTS_DIR
 from assist.serving.errors import ApiError
 from assist.serving.models import Decision, HouseholdScore, Referral, Snapshot
@@ -122,6 +126,40 @@ def load(settings: Settings, *, name: str, as_of: str | None = None) -> dict[str
 def html_path(settings: Settings, *, name: str, as_of: str | None = None) -> Path:
     """The HTML file of a stored report (same lookup and errors as :func:`load`)."""
     return _locate(settings, name, as_of, ".html")
+
+
+def printed_html(settings: Settings, session: Session, *, name: str, as_of: str | None,
+                 lang: str) -> tuple[str, str]:
+    """The print version of a stored report in one language (``zh`` or ``en``): the stored
+    JSON rendered by the one renderer, A4 landscape print CSS; and its folder (the month).
+    The title names the month and the model version (the payload's, else the one that scored
+    that month). Same lookup and errors as :func:`load`."""
+    if lang not in LANGUAGES:
+        raise ApiError(422, "invalid_language", f"lang must be one of {', '.join(LANGUAGES)}",
+                       field="query.lang")
+    folder = _locate(settings, name, as_of, ".json").parent.name
+    payload = load(settings, name=name, as_of=folder)
+    version = session.scalars(select(Snapshot.model_version)
+                              .where(Snapshot.as_of == str(payload.get("as_of") or folder))
+                              ).first()
+    html = stored_html(name, payload, langs={lang: translators()[lang]},
+                       model_version=version or None)
+    return html, folder
+
+
+def printed_pdf(settings: Settings, session: Session, *, name: str, as_of: str | None,
+                lang: str) -> tuple[bytes, str]:
+    """The PDF of :func:`printed_html` (Chromium, A4 landscape, the title and "page n of m"
+    at the foot of every page) and its file name. 503 ``pdf_unavailable``
+    (one line: what is missing) when no PDF can be printed here."""
+    html, folder = printed_html(settings, session, name=name, as_of=as_of, lang=lang)
+    title = re.search(r"<title>(.*?)</title>", html, flags=re.S)
+    footer = printing.footer(unescape(title.group(1)) if title else name, translators()[lang])
+    try:
+        data = printing.html_to_pdf(html, footer_html=footer)
+    except printing.PdfUnavailable as exc:
+        raise ApiError(503, "pdf_unavailable", str(exc)) from None
+    return data, f"{name}-{folder}-{lang}.pdf"
 
 
 def loaded_snapshot(session: Session, as_of: str) -> Snapshot:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from assist.features.codes import STREETS
 from assist.serving.models import Decision, HouseholdScore, Jurisdiction, Referral, Snapshot
 from assist.serving.services.assignments import move_assignments
+from assist.serving.services.households import stored_profiles
 from assist.serving.services.new_listings import mark_new
 from assist.storage.snapshot import as_list, revision_key, revision_of
 
@@ -104,9 +105,9 @@ def load_snapshot(session: Session, *, as_of: str, summary: dict[str, Any],
              "community_code": str(r.community_code), "probability": float(r.probability),
              "band": str(r.band), "rank_district": int(r.rank_district),
              "deprivation_score": float(r.deprivation_score), **_carried(r, decided_only=True),
-             "values": {k: _num(v) for k, v in zip(ids, vals, strict=True)}}
-            for h, r, vals in zip(scores.index, scores.itertuples(), values.to_numpy(),
-                                  strict=True)]
+             "values": {k: _num(v) for k, v in zip(ids, vals, strict=True)}, "profile": profile}
+            for h, r, vals, profile in zip(scores.index, scores.itertuples(), values.to_numpy(),
+                                           stored_profiles(values), strict=True)]
     for i in range(0, len(rows), _BATCH):
         session.execute(insert(HouseholdScore), rows[i:i + _BATCH])
     refs = []
