@@ -1,8 +1,7 @@
 """The month's tables and last month's frame, one household bucket at a time.
 
-What :func:`assist.pipelines.previous.load_months` gives for the whole district, given per
-bucket of the store (:mod:`assist.storage.buckets`): the bucket's tables of the month and last
-month's frame of its households — from last month's scoring snapshot (read once, its
+Per bucket of the store (:mod:`assist.storage.buckets`): the bucket's tables of the month and
+last month's frame of its households — from last month's scoring snapshot (read once, its
 indicator and score columns only, split by bucket), else scored afresh from the bucket's
 tables covering both months, else none. Where last month comes from is decided once, for
 the whole district, by :func:`assist.pipelines.previous.source`, as both other engines do.

@@ -2,7 +2,7 @@
 afresh with the same model from the same single read of the store
 (:func:`~assist.pipelines.featurize.load_for_months`), else nothing (no early warning).
 
-Both engines decide alike (:func:`source`); the Spark engine scores afresh per bucket with
+Every engine decides alike (:func:`source`) and scores afresh per bucket with
 :func:`previous_from_tables`.
 """
 
@@ -17,10 +17,8 @@ from assist.features import CATALOG, build
 from assist.models.deprivation import alkire_foster
 from assist.models.need import NeedModel
 from assist.models.warning import need_band
-from assist.pipelines.featurize import load_for_features, load_for_months, tables_as_of
+from assist.pipelines.featurize import tables_as_of
 from assist.pipelines.score_config import ScoringConfig
-from assist.storage import snapshot
-from assist.storage.store import list_snapshots
 
 #: where last month comes from, in the summary's words
 SOURCES = {
@@ -68,20 +66,3 @@ class Months:
     tables: dict[str, pd.DataFrame]
     previous: pd.DataFrame | None
     previous_source: str
-
-
-def load_months(*, store: Path, out: Path, as_of: str, model: NeedModel,
-                config: ScoringConfig) -> Months:
-    """The tables of ``as_of`` and last month: from its snapshot in ``out``, else scored afresh
-    from tables covering both months (one read of the store), else None."""
-    prev = previous_month(as_of)
-    mode = source(has_snapshot=snapshot.exists(out, prev),
-                  in_store=prev in list_snapshots(store))
-    text = describe(mode, month=prev, folder=snapshot.folder(out, prev))
-    if mode == "snapshot":
-        return Months(load_for_features(store, as_of), snapshot.read_scores(out, prev), text)
-    if mode == "none":
-        return Months(load_for_features(store, as_of), None, text)
-    both = load_for_months(store, as_of, earlier=1)
-    previous = previous_from_tables(tables=both, as_of=as_of, model=model, config=config)
-    return Months(tables_as_of(both, as_of), previous, text)
