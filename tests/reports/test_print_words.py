@@ -68,3 +68,20 @@ def test_no_printer_is_one_line(monkeypatch):
     assert reason and "Chromium" in reason and "\n" not in reason
     with pytest.raises(printing.PdfUnavailable, match="Chromium"):
         printing.html_to_pdf("<p>x</p>")
+
+
+def test_a_busy_printer_refuses_in_one_line_and_frees_its_places(monkeypatch):
+    """Every Chromium place taken: a print waits ``WAIT_S`` then is refused as busy (the API's
+    503), never queued without bound; the places it waited for stay free afterwards."""
+    if printing.unavailable():
+        pytest.skip(printing.unavailable())
+    monkeypatch.setattr(printing, "PRINTERS", printing.threading.BoundedSemaphore(1))
+    monkeypatch.setattr(printing, "WAIT_S", 0.05)
+    printing.PRINTERS.acquire()
+    try:
+        with pytest.raises(printing.PdfUnavailable, match="busy"):
+            printing.html_to_pdf("<p>x</p>")
+    finally:
+        printing.PRINTERS.release()
+    assert printing.PRINTERS.acquire(timeout=0)   # nothing was left held
+    printing.PRINTERS.release()

@@ -12,6 +12,7 @@ missing, :func:`unavailable` says so in one line and :func:`html_to_pdf` raises
 from __future__ import annotations
 
 import shutil
+import threading
 
 from markupsafe import escape
 
@@ -25,6 +26,10 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 PAGE_WORDS = N_("Page {page} of {pages}")
 #: the longest a document may take to print (ms)
 TIMEOUT_MS = 60_000
+#: Chromiums printing at once in one process (each takes a few hundred MB and 5-9 s); a print
+#: that waits longer than ``WAIT_S`` for one is refused as busy (503), never queued unbounded
+PRINTERS = threading.BoundedSemaphore(2)
+WAIT_S = 30.0
 _FONTS = ("'Noto Sans CJK SC','Source Han Sans SC','WenQuanYi Micro Hei','PingFang SC',"
           "'Microsoft YaHei',sans-serif")
 
@@ -69,6 +74,16 @@ def html_to_pdf(html: str, *, footer_html: str = "<span></span>") -> bytes:
         raise PdfUnavailable(reason)
     from playwright.sync_api import Error, sync_playwright
 
+    if not PRINTERS.acquire(timeout=WAIT_S):
+        raise PdfUnavailable("the printer is busy with other reports: try again in a minute")
+    try:
+        return _print(html, footer_html, sync_playwright, Error)
+    finally:
+        PRINTERS.release()
+
+
+def _print(html: str, footer_html: str, sync_playwright, error: type) -> bytes:  # noqa: ANN001
+    """One Chromium printing ``html`` (see :func:`html_to_pdf`)."""
     try:
         with sync_playwright() as p:
             chromium = p.chromium.launch(executable_path=browser(), args=list(FLAGS))
@@ -84,7 +99,7 @@ def html_to_pdf(html: str, *, footer_html: str = "<span></span>") -> bytes:
                                         "right": "10mm"})
             finally:
                 chromium.close()
-    except Error as exc:
+    except error as exc:
         first = (str(exc).strip().splitlines() or ["unknown error"])[0]
         raise PdfUnavailable(f"Chromium could not print the report: {first}") from None
 
