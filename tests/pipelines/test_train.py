@@ -219,6 +219,18 @@ def test_model_fairness_is_logged_saved_and_follows_the_scored_month(good, setti
             ("fairness", month), ("fairness", "model-1")} <= listed
     month_fair = reports.load(settings, name="fairness")
     assert month_fair["model_version"] == f"{NAME}/1" and month_fair["as_of"] == month
+    # with the rows its counts count: every group's count is the length of its list
+    from assist.reports import fairness_households as fh
+    from assist.reports.fairness_findings import counts
+
+    rows = fh.read(settings.workspace / "reports" / month)
+    assert set(rows["audit"]) == {"verified", "truth"}
+    for label, audited in month_fair["audits"].items():
+        assert (rows["audit"] == label).sum() == audited["n"]
+        for g in audited["groups"]:
+            got = {c: len(fh.behind(rows, audit=label, attribute=g["attribute"],
+                                    group=g["group"], count=c)) for c in fh.COUNTS}
+            assert got == counts(g), (label, g["attribute"], g["group"])
     drift = reports.load(settings, name="drift", as_of=month)
     assert drift["reference"].startswith(f"training data of {NAME}/1")
     assert f"drift.{month}.psi.score" in c.get_run(good.run_id).data.metrics

@@ -11,6 +11,7 @@ import pytest
 
 from assist.reports import render, views
 from assist.reports.cases import early_warning_html, early_warning_report
+from assist.reports.coverage_view import SHOWN_DEFINITIONS
 from assist.reports.i18n import DYNAMIC, read_catalog, translators
 
 REFERRALS = pd.DataFrame({"street_code": ["S01", "S01", "S02", "S03"],
@@ -117,7 +118,12 @@ def test_coverage_view_communities_deprivation_and_definitions():
 def test_coverage_view_of_a_report_without_communities_or_index():
     view = views.coverage_view({"as_of": "2026-10", "streets": []}, translators()["en"])
     assert view["communities"] == [] and view["deprivation"] is None
-    assert len(view["definitions"]) == len(views.COVERAGE_DEFINITIONS)
+    # probabilities calibrated on visited households: the index's need and gap are defined
+    terms = {d["term"] for d in view["definitions"]}
+    assert len(terms) == len(SHOWN_DEFINITIONS[False]) and "Gap (index)" in terms
+    assert "High band (ranking only)" in terms and "In need (high band)" not in terms
+    assert view["headings"][1] == "High band (ranking only)" and view["headings"][-3:] == [
+        "Gap (index)", "Gap rate (index)", "Expected in need"]
 
 
 def test_stored_coverage_has_every_section_in_both_languages():

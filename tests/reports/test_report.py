@@ -321,6 +321,18 @@ def test_audit_as_of_store_adds_the_live_audit_to_the_months_report(district):
     assert live["findings"] == printed["findings"] and live["n"] == printed["n"]
     html = (folder / "fairness.html").read_text(encoding="utf-8")
     assert "依据本月名单与已记录结果" in html and "Katz" in html
+    # the rows behind every count of every group are kept: each count is its list's length
+    from assist.reports import fairness_households as fh
+    from assist.reports.fairness_findings import counts
+
+    rows = fh.read(folder)
+    assert set(rows["audit"]) == {"live"} and rows["month"].eq(month).all()
+    assert len(rows) == live["n"] and rows["street_code"].notna().all()
+    for g in live["groups"]:
+        for count, want in counts(g).items():
+            got = fh.behind(rows, audit="live", attribute=g["attribute"], group=g["group"],
+                            count=count)
+            assert len(got) == want, (g["attribute"], g["group"], count)
     assert _audit("--scores", "x.csv", "--store", env=env).exit_code == 2  # a month only
 
 

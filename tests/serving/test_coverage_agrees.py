@@ -28,6 +28,7 @@ from assist.models.need import NeedModel
 from assist.pipelines.dataset import TRUTH_FILE, true_need
 from assist.pipelines.featurize import load_for_features
 from assist.pipelines.score import StreetEntry, config_digest, load_scoring_config, run_scoring
+from assist.reports.coverage_view import count_columns
 from assist.serving.app import create_app
 from assist.serving.db import make_engine, session_factory, upgrade
 from assist.serving.models import Decision
@@ -129,10 +130,6 @@ def _cells(row_html: str) -> list[str]:
 
 
 
-COUNTS = ("households", "high_band", "index_poor", "referred", "allocated", "verified",
-          "confirmed", "assisted", "gap_model")
-
-
 def test_coverage_overrides_and_downloads_agree_with_the_case_store(district):
     ws, settings, app, snap = district
     api = TestClient(app, base_url="http://127.0.0.1")
@@ -167,8 +164,11 @@ def test_coverage_overrides_and_downloads_agree_with_the_case_store(district):
     html = page.get("/coverage").text
     download = page.get(f"/reports/{AS_OF}/coverage.html").text
     chinese = download.split('id="zh"', 1)[1].split('id="en"', 1)[0]
-    numbers = [f"{rows['S01'][c]:,}" for c in COUNTS]
+    counts = count_columns(rep["probability_basis"] == "population")
+    assert rep["probability_basis"] == "visited" and counts[-1] == "gap_index"  # index's gap
+    numbers = [f"{rows['S01'][c]:,}" for c in counts]
     assert _cells(_row(html, "东湖街道"))[:9] == _cells(_row(chinese, "东湖街道"))[:9] == numbers
+    assert "高需求档（仅作排序）" in html and "困难（高需求）" not in html
     assert "数据来源" in html and "—" in _cells(_row(html, "东湖街道"))[-1]  # no expected need
 
     # overrides: the same decisions, and never "none recorded" while they exist

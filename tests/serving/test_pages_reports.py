@@ -72,6 +72,15 @@ def biased_payload(min_positives: int = 20) -> dict:
     0.8: harmful); the 20 disabled households in need are all reached against 28/60 of the
     others (ratio 2.14, interval wholly above 1.25: favourable); streets S01 and S02 alternate
     (recall 24/40 each: within the band)."""
+    payload, _html = fairness_report(biased_predictions(),
+                                     groups=["head_sex", "has_disability", "street_code"],
+                                     share=0.4, run_id="run8", model_version="8",
+                                     min_positives=min_positives)
+    return payload
+
+
+def biased_predictions() -> pd.DataFrame:
+    """The held-out predictions of :func:`biased_payload`."""
     rows = []
     for i in range(120):
         sex, k = ("F", i) if i < 60 else ("M", i - 60)
@@ -81,11 +90,7 @@ def biased_payload(min_positives: int = 20) -> dict:
                      "selected": int(chosen), "verified": int(need), "head_sex": sex,
                      "has_disability": str(sex == "F" and k < 20),
                      "street_code": "S01" if i % 2 else "S02"})
-    payload, _html = fairness_report(pd.DataFrame(rows),
-                                     groups=["head_sex", "has_disability", "street_code"],
-                                     share=0.4, run_id="run8", model_version="8",
-                                     min_positives=min_positives)
-    return payload
+    return pd.DataFrame(rows)
 
 
 #: dimensions hS02a is deprived on (every indicator of each); hS01a is deprived on everything
@@ -471,3 +476,51 @@ def test_number_and_percent_formatting(lang, share, signed, big, none):
     assert t.rate(0.1234) == share and t.rate(None) == none
     assert t.decimal(-0.0312, 3, sign=True) == signed and t.decimal(0.0001, 2, sign=True) == "±0.00"
     assert t.number(12345.678, 1) == big and t.decimal(None) == none
+
+
+def test_every_fairness_count_opens_its_households(browser, workspace, sessions):
+    from sqlalchemy import select
+
+    from assist.reports import fairness_households as fh
+    from assist.serving.models import AuditEntry
+
+    payload = biased_payload()
+    folder = workspace / "reports" / AS_OF
+    write_report(folder, "fairness", payload, fairness_html(payload))
+    fh.store(folder, fh.heldout_rows(biased_predictions(),
+                                     ["head_sex", "has_disability", "street_code"]))
+    c = browser("mgr")
+    page = unescape(c.get("/fairness").text)
+    men = _row(page, "男")
+    links = dict(zip(("n", "positives", "reached", "missed"),
+                     re.findall(r'href="(/fairness/households\?[^"]+)"', men), strict=True))
+    assert "attribute=head_sex" in links["n"] and "group=M" in links["n"]
+    # each list holds exactly the households its count counts (60, 40, 12; missed 28)
+    for count, want in (("n", 60), ("positives", 40), ("reached", 12), ("missed", 28)):
+        listed = c.get(links[count])
+        assert listed.status_code == 200
+        assert f"该数字背后的 {want} 户家庭" in listed.text, count
+        ids = set(re.findall(r'href="/households/(h\d+)"', listed.text))
+        assert len(ids) == want
+        assert all(int(h[1:]) >= 60 for h in ids)  # men are households 60-119
+    # the finding's counts open the same lists; a pair of attributes too
+    head = page.split('id="findings"')[1].split('<section class="card wide">')[0]
+    assert links["n"] in head
+    pair = c.get("/fairness/households", params={
+        "as_of": AS_OF, "audit": "verified", "attribute": "head_sex & street_code",
+        "group": "M & S01", "count": "positives"})
+    assert "该数字背后的 20 户家庭" in pair.text and "东湖街道" in pair.text
+    # data scientists see pseudonyms only; every list read is audited with what it showed
+    ds = browser("ds").get(links["missed"]).text
+    assert "仅显示化名" in ds and 'href="/households/' not in ds
+    with sessions() as s:
+        reads = [a.detail for a in s.scalars(select(AuditEntry).where(
+            AuditEntry.action == "fairness.households"))]
+    assert len(reads) == 6 and len(reads[0]["household_ids"]) == 60
+    # caseworkers cannot open it; bad input is a clear page, never a 500
+    assert browser("cw1").get(links["n"]).status_code == 403
+    assert c.get("/fairness/households", params={"count": "x"}).status_code == 404
+    assert c.get(links["n"].replace("audit=verified", "audit=live")).status_code == 404
+    assert c.get(links["n"].replace(AS_OF, "../etc")).status_code == 404
+    # the stored download carries no links
+    assert "/fairness/households" not in c.get(f"/reports/{AS_OF}/fairness.html").text

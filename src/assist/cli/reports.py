@@ -92,7 +92,8 @@ def audit(
         write_text(page, html)
     if log_mlflow:
         _log_audit(log_mlflow, result, payload, page)
-    stored = store_live(load_settings().workspace, as_of, payload) if store and as_of else None
+    stored = (store_live(load_settings().workspace, as_of, payload, rows=result.rows)
+              if store and as_of else None)
     if as_json:
         typer.echo(json.dumps(payload, ensure_ascii=False, allow_nan=False))
         return
@@ -175,6 +176,7 @@ def coverage(
     trend per street; the deprivation index by dimension. The same report the coverage page
     and the API show."""
     from assist.pipelines.score import load_scoring_config
+    from assist.reports.coverage_view import NEED_BASIS
     from assist.reports.model import log_to_mlflow
     from assist.reports.report import (
         coverage_html,
@@ -198,12 +200,14 @@ def coverage(
     if as_json:
         typer.echo(json.dumps(rep, ensure_ascii=False, allow_nan=False))
         return
+    population = rep["probability_basis"] == "population"
     _show_rows(out, f"coverage {as_of} by street", rep["streets"],
-               ["street_code", "households", "high_band", "expected_in_need", "referred",
-                "verified", "verified_decisions", "confirmed", "assisted", "gap_model"])
-    out.print(f"probabilities calibrated on: {rep['probability_basis']} households"
-              if rep["probability_basis"] == "visited" else
-              "probabilities calibrated for the whole district")
+               ["street_code", "households", "high_band", "index_poor", "expected_in_need",
+                "referred", "verified", "verified_decisions", "confirmed", "assisted",
+                NEED_BASIS[population][2]])
+    out.print("probabilities calibrated for the whole district: need and gap by the model"
+              if population else "probabilities calibrated on visited households (they "
+              "overstate need): need and gap by the deprivation index")
     out.print(f"case store: {rep['decisions']:,} decisions on {as_of} referrals"
               if state is not None else "case store not read: department records only")
     out.print(f"report: {paths[1]}")

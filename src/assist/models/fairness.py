@@ -97,6 +97,8 @@ class AuditResult:
     reference: dict[str, str]
     min_ratio: float = MIN_RATIO
     max_ratio: float = MAX_RATIO
+    #: the audited rows (label, selected, the group columns), where the caller keeps them
+    rows: pd.DataFrame | None = None
 
     def groups(self) -> list[dict[str, Any]]:
         """Per-group records in the JSON shape (rates as fractions, undefined as ``None``)."""

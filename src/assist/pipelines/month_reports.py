@@ -20,8 +20,9 @@ from typing import Any
 from assist.errors import InputError
 from assist.features import CATALOG
 from assist.models.drift import BINS, DriftThresholds
+from assist.reports import fairness_households
 from assist.reports.cases import early_warning_html, early_warning_report
-from assist.reports.model import log_to_mlflow, model_fairness, model_reference
+from assist.reports.model import log_to_mlflow, model_fairness, model_heldout, model_reference
 from assist.reports.report import (
     coverage_html,
     coverage_report,
@@ -82,6 +83,9 @@ def write_month_reports(*, workspace: Path, scores_dir: Path, store: Path | None
         out.notes.append(f"fairness: no fairness report logged with {model_version}")
     else:
         out.written["fairness"] = write_report(out.folder, "fairness", *fair)
+        rows = model_heldout(mlflow_uri, model_version)
+        if rows is not None:  # each count of the report opens its households
+            out.written["fairness"].append(fairness_households.store(out.folder, rows))
 
     if log_mlflow and from_model and "drift" in out.written:
         out.logged_run = _log(out, mlflow_uri, model_version, drift)

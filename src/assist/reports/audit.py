@@ -20,6 +20,7 @@ import pandas as pd
 
 from assist.errors import InputError
 from assist.models import fairness
+from assist.reports import fairness_households as fh
 from assist.reports.fairness_findings import with_findings
 from assist.reports.render import fairness_html
 from assist.reports.report import report_folder, write_report
@@ -112,8 +113,11 @@ def audit_frame(frame: pd.DataFrame, *, source: str, score_col: str, label_col: 
                                 intersections=intersections)
     except ValueError as exc:
         raise InputError(str(exc), file=source) from None
+    rows = frame.loc[keep, list(dict.fromkeys([*groups, *(
+        ["street_code"] if "street_code" in frame.columns else [])]))].assign(
+        label=y[keep].to_numpy(), selected=selected[keep])
     return fairness.AuditResult(n=result.n, threshold=cut, rule=rule, table=result.table,
-                                reference=result.reference)
+                                reference=result.reference, rows=rows)
 
 
 def audit_payload(result: fairness.AuditResult, *,
@@ -138,11 +142,20 @@ LIVE_TARGET = ("the month's referral list against the labels recorded for its ho
                "(verification visits of the next month, case-store decisions on its referrals)")
 
 
-def store_live(workspace: Path, as_of: str, audit: dict[str, Any]) -> list[Path]:
+def store_live(workspace: Path, as_of: str, audit: dict[str, Any],
+               rows: pd.DataFrame | None = None) -> list[Path]:
     """Put a month's live audit (``audit_payload`` of ``assist audit --as-of``) into the
     month's fairness report as audit ``live``, beside the model's own audits, and write the
-    report's JSON and HTML again (the page and the download then show it)."""
+    report's JSON and HTML again (the page and the download then show it). ``rows``: the
+    audited rows by household (:attr:`AuditResult.rows`), kept so that each count opens its
+    households (:mod:`assist.reports.fairness_households`)."""
     folder = report_folder(workspace, as_of)
+    if rows is not None:
+        groups = [c for c in rows.columns if c not in ("label", "selected")]
+        fh.store(folder, fh.audit_rows(
+            "live", household_id=rows.index, month=as_of, label=rows["label"],
+            selected=rows["selected"], groups=rows[groups],
+            street_code=rows["street_code"] if "street_code" in rows.columns else None))
     path = folder / "fairness.json"
     try:
         payload = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

@@ -16,9 +16,21 @@ from assist.features import CATALOG
 from assist.reports import charts
 from assist.reports.i18n import N_, Translator
 
-#: columns of the coverage table from the coverage report (the single definition)
+#: columns of the coverage table from the coverage report (the single definition); the last,
+#: the gap, is the model's or the index's by the probabilities' basis (:func:`need_basis`)
 COVERAGE_COUNTS = ("households", "high_band", "index_poor", "referred", "allocated", "verified",
                    "confirmed", "assisted", "gap_model")
+#: what "in need" and "gap" mean by the basis of the model's probabilities: (need column,
+#: its heading, gap column, its heading, gap rate column). Probabilities calibrated on visited
+#: households overstate need (the visited were chosen because they looked in need): the
+#: high band then only ranks, and need and gap are the deprivation index's.
+NEED_BASIS: dict[bool, tuple[str, str, str, str, str]] = {
+    True: ("high_band", N_("In need (high band)"), "gap_model", N_("Gap"), "gap_model_rate"),
+    False: ("index_poor", N_("Poor by the index"), "gap_index", N_("Gap (index)"),
+            "gap_index_rate"),
+}
+#: the high band's heading by the basis (population: in need; visited: a ranking only)
+HIGH_BAND = {True: N_("In need (high band)"), False: N_("High band (ranking only)")}
 #: where visits, findings and grants come from: groups of (column, heading), each source
 #: apart, then counted once
 SOURCE_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
@@ -51,7 +63,7 @@ MEASURES: dict[str, str] = {
     "index_poor": N_("Poor by the index"), "referred": N_("Referred"),
     "allocated": N_("Allocated this month"), "verified": N_("Visited"),
     "confirmed": N_("Confirmed on visit"), "assisted": N_("Assisted (active grant)"),
-    "gap_model": N_("Gap"), **SOURCE_MEASURES}
+    "gap_model": N_("Gap"), "gap_index": N_("Gap (index)"), **SOURCE_MEASURES}
 #: the trend's two charts per street, each with its series: (column of the trend rows, name)
 TREND_PANELS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (N_("Need, referrals and gap"), (("need", N_("In need")), ("referred", N_("Referred")),
@@ -80,10 +92,21 @@ COVERAGE_DEFINITIONS: tuple[tuple[str, str, str], ...] = (
      N_("a visit this month confirmed need: the caseworker's decision, or, where no decision "
         "was recorded, the department's verification record")),
     ("gap", N_("Gap"), N_("in need (high band) and not assisted; gap rate = gap ÷ in need")),
+    ("gap (index)", N_("Gap (index)"),
+     N_("poor by the index and not assisted; gap rate = gap ÷ poor by the index")),
+    ("high band (visited)", N_("High band (ranking only)"),
+     N_("in the model's high need band while its probabilities are calibrated on visited "
+        "households: they rank households but overstate how many are in need, so need and "
+        "gap are the deprivation index's until the model is calibrated for the whole district")),
     ("expected in need", N_("Expected in need"),
      N_("the sum of the need probabilities, in whole households; given only when the model "
         "was calibrated for the whole district")),
 )
+#: the definitions each basis's table needs (its columns: :func:`coverage_headings`)
+SHOWN_DEFINITIONS: dict[bool, frozenset[str]] = {
+    population: frozenset(key for key, _t, _x in COVERAGE_DEFINITIONS) - hidden
+    for population, hidden in ((True, {"gap (index)", "high band (visited)"}),
+                               (False, {"in need (model)", "gap"}))}
 #: a community code is its street's code, "C" and a number (``S01C001``)
 _COMMUNITY = re.compile(r"^(?P<street>.+)C\d+$")
 
@@ -100,17 +123,34 @@ def drill(as_of: Any, measure: str, **where: str | None) -> str:  # noqa: ANN401
     return "/coverage/households?" + urlencode({k: v for k, v in q.items() if v})
 
 
+def count_columns(population: bool) -> tuple[str, ...]:
+    """The coverage table's count columns: :data:`COVERAGE_COUNTS` with the gap of
+    :data:`NEED_BASIS`."""
+    return (*COVERAGE_COUNTS[:-1], NEED_BASIS[population][2])
+
+
+def coverage_headings(population: bool, t: Translator) -> list[str]:
+    """The headings of the coverage table's columns after the place (counts, gap rate,
+    expected need), by the probabilities' basis."""
+    heads = [MEASURES[c] for c in count_columns(population)]
+    heads[1] = HIGH_BAND[population]
+    heads[-1] = NEED_BASIS[population][3]
+    rate = N_("Gap rate") if population else N_("Gap rate (index)")
+    return [t.gettext(h) for h in (*heads, rate, N_("Expected in need"))]
+
+
 def _coverage_row(r: Mapping[str, Any], t: Translator, as_of: Any, population: bool,
                   **where: str | None) -> dict[str, Any]:
-    """One street's or community's counts (each with its drill-down query), gap rates and
-    expected need, formatted."""
+    """One street's or community's counts (each with its drill-down query), gap rate and
+    expected need, formatted (the gap: the model's or the index's, :data:`NEED_BASIS`)."""
     expected = r.get("expected_in_need")
-    return {"counts": [t.number(r.get(c) or 0) for c in COVERAGE_COUNTS],
-            "links": [drill(as_of, c, **where) for c in COVERAGE_COUNTS],
+    cols = count_columns(population)
+    rate = r.get(NEED_BASIS[population][4])
+    return {"counts": [t.number(r.get(c) or 0) for c in cols],
+            "links": [drill(as_of, c, **where) for c in cols],
             "expected": t.number(expected) if expected is not None else "—",
-            "gap_rate": t.rate(r.get("gap_model_rate")),
-            "gap_index_rate": t.rate(r.get("gap_index_rate")),
-            "high_gap": population and (r.get("gap_model_rate") or 0) > 0.5, "raw": r}
+            "gap_rate": t.rate(rate),
+            "high_gap": population and (rate or 0) > 0.5, "raw": r}
 
 
 def _street_code(code: str) -> str | None:
@@ -134,15 +174,17 @@ def coverage_view(report: Mapping[str, Any], t: Translator) -> dict[str, Any]:
         else:
             row["name"] = t.street(code)
             rows.append(row)
+    need, need_label = NEED_BASIS[population][:2]
     chart = charts.grouped(
-        [(r["name"], (r["raw"].get("high_band") or 0, r["raw"].get("referred") or 0,
+        [(r["name"], (r["raw"].get(need) or 0, r["raw"].get("referred") or 0,
                       r["raw"].get("assisted") or 0)) for r in rows],
-        series=[t.gettext("In need (high band)"), t.gettext("Referred"),
+        series=[t.gettext(need_label), t.gettext("Referred"),
                 t.gettext("Assisted (active grant)")],
         title=t.gettext("Coverage by street"), fmt=lambda v: t.number(v))
     deprivation = report.get("deprivation") or {}
     return {"as_of": as_of, "rows": rows, "total": total, "chart": chart,
             "k": deprivation.get("k"), "population": population,
+            "headings": coverage_headings(population, t),
             "sources": sources_view(report, t), "trend": trend_view(report, t),
             "decisions": report.get("decisions"),
             "communities": community_rows(report.get("communities") or [], t, as_of,
@@ -168,11 +210,11 @@ def sources_view(report: Mapping[str, Any], t: Translator) -> dict[str, Any]:
 
 def _trend_value(row: Mapping[str, Any], key: str, population: bool) -> float | None:
     """A trend row's value of a series: need and gap by the expected count where the model
-    describes the whole district, else by the high band."""
+    describes the whole district, else by the deprivation index."""
     if key == "need":
-        key = "expected_in_need" if population else "high_band"
+        key = "expected_in_need" if population else "index_poor"
     elif key == "gap":
-        key = "expected_gap" if population else "gap_model"
+        key = "expected_gap" if population else "gap_index"
     v = row.get(key)
     return None if v is None else float(v)
 
@@ -256,9 +298,10 @@ def coverage_definitions(report: Mapping[str, Any], t: Translator) -> list[dict[
     """What each column counts, in the language of ``t``; a definition the report adds that
     the catalog does not know yet is shown as the report words it."""
     k = (report.get("deprivation") or {}).get("k")
+    shown = SHOWN_DEFINITIONS[report.get("probability_basis") == "population"]
     out = [{"term": t.gettext(term),
             "text": t.gettext(text, k=t.decimal(k, 2)) if "{k}" in text else t.gettext(text)}
-           for _key, term, text in COVERAGE_DEFINITIONS]
+           for key, term, text in COVERAGE_DEFINITIONS if key in shown]
     known = {key for key, _term, _text in COVERAGE_DEFINITIONS} | {"scope", "gap"}
     out += [{"term": key, "text": str(text)}
             for key, text in (report.get("definitions") or {}).items() if key not in known]

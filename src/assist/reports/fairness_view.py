@@ -7,7 +7,7 @@ of an audit's JSON and a :class:`Translator`; the page and the stored HTML both 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from assist.models.fairness import wilson
@@ -72,12 +72,24 @@ def _status(key: tuple[str, str], ref: str, marks: Mapping, ratios: Mapping,
     return {"kind": "in_band", "text": t.gettext("judgement in_band")}
 
 
+#: the counts of a group that open the list of their households (with a ``drill``)
+LINKED = ("n", "positives", "reached", "missed")
+#: the query of the households behind a count: (attribute, group, count) -> link
+Drill = Callable[[str, str, str], str]
+
+
+def _links(key: tuple[str, str], drill: Drill | None) -> dict[str, str] | None:
+    return {c: drill(*key, c) for c in LINKED} if drill is not None else None
+
+
 def _row(g: Mapping[str, Any], ref: str, ctx: Mapping[str, Any], t: Translator) -> dict[str, Any]:
-    """One group's row: sizes, rates, recall interval, judged ratios, status."""
+    """One group's row: sizes (each with the list behind it, where the report keeps it),
+    rates, recall interval, judged ratios, status."""
     key = (str(g["attribute"]), str(g["group"]))
     c = counts(g)
     ratio = ctx["ratios"].get(key)
     return {"group": group_name(*key, t), "is_reference": key[1] == ref,
+            "links": _links(key, ctx["drill"]),
             "n": t.number(c["n"]), "positives": t.number(c["positives"]),
             "reached": t.number(c["reached"]), "tpr_value": g.get("tpr"),
             "rates": {m: t.rate(g.get(m)) for m in FAIRNESS_RATES},
@@ -95,10 +107,10 @@ def _label(attr: str, group: str, t: Translator) -> str:
                      group=group_name(attr, group, t))
 
 
-def _finding(f: Mapping[str, Any], t: Translator) -> dict[str, Any]:
+def _finding(f: Mapping[str, Any], t: Translator, drill: Drill | None) -> dict[str, Any]:
     """A finding as a row of the findings table."""
     attr, group = str(f["attribute"]), str(f["group"])
-    return {"label": _label(attr, group, t),
+    return {"label": _label(attr, group, t), "links": _links((attr, group), drill),
             "reference": group_name(attr, str(f["reference"]), t),
             "metrics": [{"name": t.gettext(f"rate {m['metric']}"), "ratio": _ratio_text(m, t)}
                         for m in f["metrics"]],
@@ -106,15 +118,16 @@ def _finding(f: Mapping[str, Any], t: Translator) -> dict[str, Any]:
             "reached": t.number(f["reached"])}
 
 
-def fairness_view(audit: Mapping[str, Any], t: Translator, *,
-                  min_positives: int = 0) -> dict[str, Any]:
+def fairness_view(audit: Mapping[str, Any], t: Translator, *, min_positives: int = 0,
+                  drill: Drill | None = None) -> dict[str, Any]:
     """The findings (harmful and favourable, single attributes apart from pairs, each by
     severity; groups not judged), sections per attribute (single attributes first, pairs
-    after) with formatted rows, and a recall chart per single attribute."""
+    after) with formatted rows, and a recall chart per single attribute. With ``drill`` (the
+    page, where the report keeps its rows), every count carries the query of its households."""
     found = stored(audit, min_positives=min_positives)
     marks = {(f["attribute"], f["group"]): kind
              for kind in ("harmful", "favourable") for f in found[kind]}
-    ctx = {"marks": marks,
+    ctx = {"marks": marks, "drill": drill,
            "ratios": {(r["attribute"], r["group"]): r for r in found["ratio_intervals"]},
            "intervals": {(i["attribute"], str(i["group"])): i
                          for i in audit.get("intervals") or []}}
@@ -135,7 +148,7 @@ def fairness_view(audit: Mapping[str, Any], t: Translator, *,
                             highlight=r["status"]["kind"] == "harmful") for r in sec["rows"]],
                 title=t.gettext("Recall by {attribute}", attribute=sec["name"]),
                 label_width=150)
-    lists = {f"{kind}_{part}": [_finding(f, t) for f in found[kind]
+    lists = {f"{kind}_{part}": [_finding(f, t, drill) for f in found[kind]
                                 if f["pair"] == (part == "pairs")]
              for kind in ("harmful", "favourable") for part in ("single", "pairs")}
     not_judged = [t.gettext("{group} (n = {n}, in need {pos})",

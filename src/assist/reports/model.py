@@ -101,6 +101,35 @@ def model_fairness(uri: str, model_version: str, *,
     return payload, fairness_html(payload)  # rendered as the fairness page shows this payload
 
 
+def model_heldout(uri: str, model_version: str) -> pd.DataFrame | None:
+    """The rows the model's held-out audits counted (:func:`fairness_households.heldout_rows`
+    of the run's held-out predictions), so that the scored month's fairness counts open their
+    households; None when the predictions cannot be found."""
+    import tempfile
+
+    from mlflow.exceptions import MlflowException
+
+    from assist.errors import InputError
+    from assist.experiments import registry, tracking
+    from assist.reports.fairness_households import heldout_rows
+
+    name, _, version = model_version.rpartition("/")
+    if not name or not version:
+        return None
+    c = tracking.client(uri)
+    try:
+        run_id = registry.version_info(c, name, version, with_report=False).run_id
+    except InputError:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            predictions = pd.read_parquet(c.download_artifacts(run_id, PREDICTIONS_FILE, tmp))
+        except (MlflowException, OSError):
+            return None
+    core = {"household_id", "month", "score", "raw_score", "selected", *TARGETS}
+    return heldout_rows(predictions, [g for g in predictions.columns if g not in core])
+
+
 def training_reference(X: pd.DataFrame, probability: Any, *, seed: int = 0,  # noqa: N803
                        limit: int = REFERENCE_ROWS) -> pd.DataFrame:
     """Indicator values and the model's ``probability`` of (a seeded sample of at most

@@ -88,10 +88,10 @@ def coverage_counts(scores: pd.DataFrame, *, facts: pd.DataFrame, level: str,
 
 
 #: the coverage report's shape; a stored report of another version is computed again
-COVERAGE_VERSION = 2
+COVERAGE_VERSION = 3
 #: what the trend keeps per street and month (the coverage page's trend charts)
-TREND_COLUMNS = ("households", "high_band", "expected_in_need", "referred", "verified",
-                 "confirmed", "assisted", "gap_model", "expected_gap")
+TREND_COLUMNS = ("households", "high_band", "index_poor", "expected_in_need", "referred",
+                 "verified", "confirmed", "assisted", "gap_model", "gap_index", "expected_gap")
 #: the columns of a month's snapshot that coverage reads
 SCORE_COLUMNS = ["street_code", "community_code", "band", "deprivation_poor", "probability",
                  "candidate", "allocated", "warning"]

@@ -17,6 +17,7 @@ from assist.serving.pages import (
     assignments,
     caseworker,
     contests,
+    fairness_lists,
     identity,
     manager,
     methodology,
@@ -31,7 +32,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 router = APIRouter(include_in_schema=False)
 for _r in (account.router, caseworker.router, contests.router, manager.router, monitoring.router,
            versions.router, methodology.router, assignments.router, identity.router,
-           alerts.router):
+           alerts.router, fairness_lists.router):
     router.include_router(_r)
 
 

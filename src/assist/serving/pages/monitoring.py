@@ -20,10 +20,12 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import func, select
 from starlette.responses import FileResponse, HTMLResponse, Response
 
+from assist.reports import fairness_households as fh
 from assist.reports import fairness_view as fv
 from assist.reports import views
 from assist.reports.i18n import LANGUAGES
 from assist.reports.render import LANGUAGE_NAMES
+from assist.reports.report import report_folder
 from assist.serving.deps import SessionDep, SettingsDep
 from assist.serving.errors import ApiError
 from assist.serving.models import Contest, Decision, Snapshot
@@ -57,6 +59,7 @@ class Stored:
     payload: dict[str, Any] | None
     stamp: tuple | None = None
     command: str | None = None
+    folder: str | None = None
 
     def view(self, request: Request, kind: str, *key: object, build: Callable[[], T]) -> T:
         """What ``build`` makes of the payload, cached until the file changes."""
@@ -82,7 +85,8 @@ def stored(request: Request, settings: Settings, name: str, as_of: str | None = 
                                     "generate it again.")) from None
 
     stamp = (str(path), file_stamp(path))
-    return Stored(page_cache(request).get(("report", str(path)), load, stamp=stamp), stamp)
+    return Stored(page_cache(request).get(("report", str(path)), load, stamp=stamp), stamp,
+                  folder=folder)
 
 
 def downloads(settings: Settings, names: tuple[str, ...], as_of: str | None = None) -> list[dict]:
@@ -116,8 +120,12 @@ def fairness(request: Request, settings: SettingsDep, who: PagePrincipal,
     label = audit if audit in audits else (labels[0] if labels else None)
     t = translator(request)
     min_positives = int(payload.get("min_positives") or 0)
-    view = (rep.view(request, "fairness-view", label, t.lang,
-                     build=lambda: fv.fairness_view(audits[label], t,
+    folder = rep.folder
+    kept = (label is not None and folder is not None
+            and label in fh.audits(report_folder(settings.workspace, folder)))
+    drill = (lambda a, g, c: fh.drill(folder, label, a, g, c)) if kept else None
+    view = (rep.view(request, "fairness-view", label, t.lang, kept,
+                     build=lambda: fv.fairness_view(audits[label], t, drill=drill,
                                                        min_positives=min_positives))
             if label is not None else None)
     return render(request, "fairness.html", who=who, report=payload, view=view, labels=labels,
