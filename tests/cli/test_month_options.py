@@ -51,3 +51,14 @@ def test_a_bug_is_one_line_not_a_traceback(monkeypatch, tmp_path):
     debug = CliRunner().invoke(app, ["month", "--as-of", "2026-10"],
                                env={**env, "ASSIST_DEBUG": "1"})
     assert isinstance(debug.exception, ValueError)
+
+
+def test_a_demo_too_short_to_train_is_refused_before_simulating(tmp_path):
+    """``assist demo --months 6`` used to simulate and ingest for minutes, then fail in
+    training; the months the experiment config needs are checked first."""
+    env = {"ASSIST_ENV": "dev", "ASSIST_WORKSPACE": str(tmp_path),
+           "ASSIST_PSEUDONYM_KEY": DEV_PSEUDONYM_KEY}
+    res = CliRunner().invoke(app, ["demo", "--households", "500", "--months", "6"], env=env)
+    assert res.exit_code == 2, res.output
+    assert "needs at least 8 months" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "source").exists()  # nothing simulated

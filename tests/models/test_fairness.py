@@ -130,18 +130,10 @@ def test_biased_scorer_is_flagged_on_recall():
     assert result.reference == {"hukou": "local"}
     assert "tpr" in migrant["flags"] and "fnr" in migrant["flags"]
     assert migrant["disparity"]["tpr"] < 0.5 and local["flags"] == []
-    assert any("tpr of hukou=migrant" in line for line in result.flagged())
     # the same scorer without the bias passes on recall
     y, s, g = _district(bias=0.0)
     fair = audit(y, s, g, top_pct=20)
     assert "tpr" not in _row(fair, "migrant", "hukou")["flags"]
-
-
-def test_findings_can_leave_out_small_groups(hand):
-    # positives: A 2, B 1, D 1; B and D are flagged on recall (0 against A's 0.5)
-    assert {line.split(" ")[2] for line in hand.flagged()} == {"g=B", "g=D"}
-    assert hand.flagged(min_positives=2) == []
-    assert "tpr" in _row(hand, "B")["flags"]  # the flag itself stays
 
 
 def test_recall_agrees_with_the_registry_gate():

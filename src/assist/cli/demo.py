@@ -13,7 +13,7 @@ from assist.cli.meters import run_demo as meters_demo
 from assist.cli.month import month_stages, run_month
 from assist.cli.month import show as show_month
 from assist.cli.score import show_snapshot
-from assist.errors import AssistError
+from assist.errors import AssistError, InputError
 from assist.pipelines.month import record_path
 from assist.settings import Settings
 
@@ -39,6 +39,15 @@ def demo(
 
     s = load_settings()
     cfg, base = load_config(config)  # fail early on a bad config
+    v = cfg.validation
+    least = cfg.data.min_history_months + v.min_train_months + v.calibration_months \
+        + v.test_folds + 1  # the last month's labels arrive the month after
+    if months < least:
+        raise InputError(
+            f"--months {months}: training with {config} needs at least {least} months "
+            f"({cfg.data.min_history_months} of look-back, {v.min_train_months} to train on, "
+            f"{v.calibration_months} to calibrate, {v.test_folds} to test, and the scored "
+            "month); give more months or lower validation.test_folds in the config")
     out.rule(f"1/4 simulate {households:,} households x {months} months")
     with progress_bar() as bar:
         sim = run_simulate(households=households, months=months, seed=seed, end_month=end_month,

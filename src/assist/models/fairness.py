@@ -26,7 +26,6 @@ selection-rate parity alone says nothing about who is missed.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +38,6 @@ from assist.models.metrics import capacity, top_k
 MIN_RATIO, MAX_RATIO = 0.8, 1.25
 #: z of the two-sided 95 % Wilson interval
 Z95 = 1.959963984540054
-HEADLINE = ("tpr", "fnr")
 HEADLINE_TEXT = ("Recall (TPR) and its complement FNR are the headline: for social assistance "
                  "the harm is being missed, so a group whose households in need are reached "
                  "less often than the reference group's is the finding that matters most.")
@@ -123,21 +121,6 @@ class AuditResult:
         return [{"attribute": r["attribute"], "group": r["group"],
                  **{m: [_num(r[f"{m}_low"]), _num(r[f"{m}_high"])] for m in RATE_NAMES}}
                 for r in self.table.to_dict("records")]
-
-    def flagged(self, metrics: Sequence[str] = HEADLINE, *, min_positives: int = 0) -> list[str]:
-        """Findings in words for the given metrics (default: the recall/FNR headline), for
-        groups with at least ``min_positives`` rows with outcome 1 (smaller groups are too
-        noisy to judge; their intervals say so)."""
-        lines = []
-        for r in self.table.to_dict("records"):
-            if r["pos"] < min_positives:
-                continue
-            for m in r["flags"]:
-                if m in metrics:
-                    ref = self.reference[r["attribute"]]
-                    lines.append(f"{m} of {r['attribute']}={r['group']} is {r[f'{m}_ratio']:.2f} x "
-                                 f"that of {ref} (band {self.min_ratio:g}-{self.max_ratio:g})")
-        return lines
 
 
 def predicted_positive(score: Any, *, threshold: float | None = None, top_k_rows: int | None = None,

@@ -192,7 +192,7 @@ def _month_data(store: Path, m: str, tables: Tables, *, held: set[str], catalog:
     X = build(tables, m, catalog)  # noqa: N806 - scikit-learn convention
     label_month = next_month(m)
     if label_month in held:
-        y = outcomes_in_month(_label_tables(store, label_month, held, bucket=bucket),
+        y = outcomes_in_month(label_tables(store, label_month, held, bucket=bucket),
                               label_month)
         y = y.reindex(X.index)
     else:
@@ -206,7 +206,7 @@ def _month_data(store: Path, m: str, tables: Tables, *, held: set[str], catalog:
                      groups=attrs.reindex(X.index)[list(groups)])
 
 
-def _label_tables(store: Path, month: str, held: set[str], *,
+def label_tables(store: Path, month: str, held: set[str], *,
                   bucket: int | None = None) -> dict[str, pd.DataFrame]:
     """Visit records that can hold visits dated in ``month``: that snapshot and, for visits
     reported late, the next one (``bucket``: of that bucket's households)."""

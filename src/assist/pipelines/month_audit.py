@@ -19,7 +19,7 @@ import pandas as pd
 
 from assist.errors import InputError
 from assist.pipelines import casebook_labels as cl
-from assist.pipelines.dataset import _label_tables, next_month, outcomes_in_month
+from assist.pipelines.dataset import label_tables, next_month, outcomes_in_month
 from assist.storage import snapshot
 from assist.storage.store import list_snapshots
 
@@ -50,7 +50,7 @@ def month_labels(store: Path | None, as_of: str, households: pd.Index,
     label_month = next_month(as_of)
     held = set(list_snapshots(store)) if store is not None and Path(store).is_dir() else set()
     if label_month in held:
-        dept = outcomes_in_month(_label_tables(Path(store), label_month, held), label_month)
+        dept = outcomes_in_month(label_tables(Path(store), label_month, held), label_month)
         y = dept.reindex(households).rename(LABEL)
     counts: dict[str, Any] = {"verification": int(y.notna().sum()), "casebook": 0,
                               "label_month": label_month if label_month in held else None}
