@@ -524,3 +524,10 @@ def test_every_fairness_count_opens_its_households(browser, workspace, sessions)
     assert c.get(links["n"].replace(AS_OF, "../etc")).status_code == 404
     # the stored download carries no links
     assert "/fairness/households" not in c.get(f"/reports/{AS_OF}/fairness.html").text
+    # an earlier month's report is chosen by month (the newest is the default)
+    earlier = fairness_payload()
+    write_report(workspace / "reports" / "2026-09", "fairness", earlier, fairness_html(earlier))
+    assert 'value="2026-09"' in page or 'value="2026-09"' in c.get("/fairness").text
+    older = c.get("/fairness", params={"as_of": "2026-09"}).text
+    assert "未作判断（6 户，确有困难 4 户）" in older and "/fairness/households" not in older
+    assert "/fairness/households" in c.get("/fairness", params={"as_of": "../x"}).text

@@ -108,10 +108,14 @@ def downloads(settings: Settings, names: tuple[str, ...], as_of: str | None = No
 
 @router.get("/fairness", response_class=HTMLResponse)
 def fairness(request: Request, settings: SettingsDep, who: PagePrincipal,
-             audit: Annotated[str | None, Query()] = None) -> HTMLResponse:
-    """Per-group rates and disparities of the production model's list, recall first."""
+             audit: Annotated[str | None, Query()] = None,
+             as_of: Annotated[str | None, Query()] = None) -> HTMLResponse:
+    """Per-group rates and disparities of the production model's list, recall first: the
+    newest fairness report, or the one of ``as_of`` (any folder holding one: a month, a
+    model's own report)."""
     need_role(who, ANALYSTS)
-    rep = stored(request, settings, "fairness")
+    folders = [r["as_of"] for r in reports.available(settings) if r["name"] == "fairness"]
+    rep = stored(request, settings, "fairness", as_of if as_of in folders else None)
     if rep.payload is None:
         return render(request, "fairness.html", who=who, report=None, command=rep.command)
     payload = rep.payload
@@ -129,8 +133,8 @@ def fairness(request: Request, settings: SettingsDep, who: PagePrincipal,
                                                        min_positives=min_positives))
             if label is not None else None)
     return render(request, "fairness.html", who=who, report=payload, view=view, labels=labels,
-                  label=label, command=None,
-                  links=downloads(settings, ("fairness",), payload.get("as_of")))
+                  label=label, command=None, folders=folders, folder=folder,
+                  links=downloads(settings, ("fairness",), folder))
 
 
 @router.get("/early-warning", response_class=HTMLResponse)
