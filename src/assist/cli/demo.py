@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -16,6 +16,9 @@ from assist.cli.score import show_snapshot
 from assist.errors import AssistError, InputError
 from assist.pipelines.month import record_path
 from assist.settings import Settings
+
+if TYPE_CHECKING:
+    from assist.experiments.config import ExperimentConfig
 
 app = typer.Typer()
 
@@ -39,15 +42,7 @@ def demo(
 
     s = load_settings()
     cfg, base = load_config(config)  # fail early on a bad config
-    v = cfg.validation
-    least = cfg.data.min_history_months + v.min_train_months + v.calibration_months \
-        + v.test_folds + 1  # the last month's labels arrive the month after
-    if months < least:
-        raise InputError(
-            f"--months {months}: training with {config} needs at least {least} months "
-            f"({cfg.data.min_history_months} of look-back, {v.min_train_months} to train on, "
-            f"{v.calibration_months} to calibrate, {v.test_folds} to test, and the scored "
-            "month); give more months or lower validation.test_folds in the config")
+    _enough_months(months, cfg, config)
     out.rule(f"1/4 simulate {households:,} households x {months} months")
     with progress_bar() as bar:
         sim = run_simulate(households=households, months=months, seed=seed, end_month=end_month,
@@ -83,6 +78,19 @@ def demo(
                         ("case store", s.db_url.split("///")[-1]),
                         ("month record", record_path(s.workspace, end_month))):
         out.print(f"{label:32} {path}")
+
+
+def _enough_months(months: int, cfg: ExperimentConfig, config: Path) -> None:
+    """Refuse, before any work, fewer months than training with ``cfg`` needs."""
+    v = cfg.validation
+    least = cfg.data.min_history_months + v.min_train_months + v.calibration_months \
+        + v.test_folds + 1  # the last month's labels arrive the month after
+    if months < least:
+        raise InputError(
+            f"--months {months}: training with {config} needs at least {least} months "
+            f"({cfg.data.min_history_months} of look-back, {v.min_train_months} to train on, "
+            f"{v.calibration_months} to calibrate, {v.test_folds} to test, and the scored "
+            "month); give more months or lower validation.test_folds in the config")
 
 
 def _promote(s: Settings, name: str, version: str | None) -> str:
