@@ -203,6 +203,46 @@ def test_coverage_report(district):
     assert "<svg" in html and json.loads((ws / "reports" / AS_OF / "coverage.json").read_text())
 
 
+def test_coverage_recomputed_after_a_decision_redoes_only_what_it_changes(district,
+                                                                          monkeypatch):
+    """The coverage page recomputes the report after every decision; the trend's months and
+    the deprivation index that the decision does not touch are taken from the stored report
+    (at 2 M households the whole report took 27 s), and the result is the full computation's."""
+    from assist.reports import coverage_keys, report
+
+    ws, _, scores = district
+    kw = {"scores_dir": ws / "scores", "store": ws / "store", "as_of": AS_OF}
+    before = report.coverage_report(**kw)
+    household = scores[MONTHS[0]].index[0]
+    decided = pd.DataFrame({"household_id": [household], "as_of": [MONTHS[0]],
+                            "outcome": ["confirmed"], "programmes_granted": [["dibao"]]})
+    calls = {"months": [], "deprivation": 0}
+    month_rows, by_street = report._month_rows, report.deprivation_by_street
+
+    def counted_rows(scores_dir, store, month, *a):
+        calls["months"].append(month)
+        return month_rows(scores_dir, store, month, *a)
+
+    def counted_deprivation(*a, **k):
+        calls["deprivation"] += 1
+        return by_street(*a, **k)
+
+    monkeypatch.setattr(report, "_month_rows", counted_rows)
+    monkeypatch.setattr(report, "deprivation_by_street", counted_deprivation)
+    again = report.coverage_report(**kw, decisions=decided, previous=before)
+    assert calls == {"months": [MONTHS[0]], "deprivation": 0}  # only the decided month
+    fresh = report.coverage_report(**kw, decisions=decided)
+    assert again == fresh and again["keys"][MONTHS[0]] != before["keys"][MONTHS[0]]
+    assert {m: k for m, k in again["keys"].items() if m != MONTHS[0]} == {
+        m: k for m, k in before["keys"].items() if m != MONTHS[0]}
+    # a store ingested again (its manifest changes): every month is computed again
+    calls["months"].clear()
+    monkeypatch.setattr(coverage_keys, "store_stamp", lambda store: "another store")
+    other = report.coverage_report(**kw, decisions=decided, previous=again)
+    assert calls["months"] == ["2026-08", MONTHS[0]]
+    assert {**other, "keys": None} == {**fresh, "keys": None}
+
+
 def test_drift_report(district):
     ws, env, _ = district
     res = CliRunner().invoke(app, ["report", "drift", "--as-of", AS_OF, "--json"], env=env)

@@ -20,6 +20,7 @@ from assist.errors import InputError
 from assist.features import CATALOG
 from assist.models.deprivation import alkire_foster, deprivation_matrix
 from assist.models.drift import BINS, EPSILON, SIGNALS, DriftThresholds, psi_table
+from assist.reports import coverage_keys as ck
 from assist.reports.coverage_facts import (
     SOURCE_FACTS,
     month_facts,
@@ -131,32 +132,59 @@ def _trend_months(scores_dir: Path, store: Path | None, as_of: str) -> list[str]
                    if m <= as_of})
 
 
+def _part_keys(scores_dir: Path, store: Path | None, as_of: str, k: float,
+               decisions: pd.DataFrame | None, basis: str) -> dict[str, str]:
+    """The key of each part a later computation may take from this report: the trend's
+    months and the deprivation index (:mod:`assist.reports.coverage_keys`)."""
+    stamp = ck.store_stamp(store)
+    return {"deprivation": ck.deprivation_key(version=COVERAGE_VERSION, scores_dir=scores_dir,
+                                              as_of=as_of, k=k),
+            **{m: ck.trend_key(version=COVERAGE_VERSION, basis=basis, store=stamp,
+                               scores_dir=scores_dir, month=m, as_of=as_of,
+                               decisions=decisions)
+               for m in _trend_months(scores_dir, store, as_of)}}
+
+
 def coverage_report(*, scores_dir: Path, store: Path | None, as_of: str,
                     k: float = 0.3333, decisions: pd.DataFrame | None = None,
-                    case_store: dict[str, Any] | None = None) -> dict[str, Any]:
+                    case_store: dict[str, Any] | None = None,
+                    previous: dict[str, Any] | None = None) -> dict[str, Any]:
     """Coverage per street and community of ``as_of``, the deprivation index by street and
     dimension, and the trend per street over the earlier snapshots. ``decisions``: the case
     store's decisions (:data:`coverage_facts.DECISION_COLUMNS`, every month), counted with
     the store's verification and assistance records (:mod:`assist.reports.coverage_facts`);
     ``case_store``: what was read from the case store (kept in the report, so a reader can
-    tell whether decisions were recorded since)."""
-    scores = snapshot.read_scores(scores_dir, as_of)
+    tell whether decisions were recorded since); ``previous``: an earlier report of the month,
+    whose trend months and deprivation index are taken as they are where their keys say
+    nothing they were computed from changed (``keys``)."""
+    scores = coverage_scores(scores_dir, as_of)
     summary = snapshot.present_summary(scores_dir, as_of) or {}
     basis = probability_basis(summary)
     facts = month_facts(store, as_of, scores.index, decisions)
     streets = coverage_counts(scores, facts=facts, level="street_code", basis=basis)
     communities = coverage_counts(scores, facts=facts, level="community_code", basis=basis)
-    trend = [{"as_of": month,
-              "streets": (records(streets[["street_code", *TREND_COLUMNS]]) if month == as_of
-                          else _month_rows(scores_dir, store, month, decisions, basis, scores))}
-             for month in _trend_months(scores_dir, store, as_of)]
-    return {"as_of": as_of, "version": COVERAGE_VERSION,
+    keys = _part_keys(scores_dir, store, as_of, k, decisions, basis)
+    old = {"keys": (previous or {}).get("keys") or {},
+           "trend": {t["as_of"]: t["streets"] for t in (previous or {}).get("trend") or []}}
+
+    def trend_rows(month: str) -> list[dict[str, Any]]:
+        if month == as_of:
+            return records(streets[["street_code", *TREND_COLUMNS]])
+        if old["keys"].get(month) == keys[month] and month in old["trend"]:
+            return old["trend"][month]  # computed from the same snapshot, store and decisions
+        return _month_rows(scores_dir, store, month, decisions, basis, scores)
+
+    trend = [{"as_of": m, "streets": trend_rows(m)} for m in _trend_months(scores_dir, store, as_of)]
+    same = old["keys"].get("deprivation") == keys["deprivation"] and previous is not None
+    deprivation = previous["deprivation"] if same else deprivation_by_street(
+        snapshot.read_scores(scores_dir, as_of, columns=["street_code", *CATALOG.ids]), k=k)
+    return {"as_of": as_of, "version": COVERAGE_VERSION, "keys": keys,
             "model_version": summary.get("model_version") or None,
             "probability_basis": basis, "case_store": case_store,
             "decisions": int(0 if decisions is None else
                              (decisions["as_of"].astype(str) == as_of).sum()),
             "streets": records(streets), "communities": records(communities),
-            "deprivation": deprivation_by_street(scores, k=k), "trend": trend,
+            "deprivation": deprivation, "trend": trend,
             "definitions": COVERAGE_TERMS | {"in need (index)": f"Alkire-Foster poor at k={k}"}}
 
 

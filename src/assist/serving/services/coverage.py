@@ -62,16 +62,17 @@ def decisions_frame(session: Session) -> pd.DataFrame:
     return pd.DataFrame([tuple(r) for r in rows], columns=list(DECISION_COLUMNS))
 
 
-def compute(session: Session, settings: Settings, *, as_of: str,
-            k: float = DEFAULT_K) -> dict[str, Any]:
+def compute(session: Session, settings: Settings, *, as_of: str, k: float = DEFAULT_K,
+            previous: dict[str, Any] | None = None) -> dict[str, Any]:
     """The coverage report of ``as_of`` from the month's snapshot files, the store's records
-    and the case store's decisions (read in this session). The case store's state is read
-    before its decisions: a decision recorded in between makes the report look older than
-    it is (recomputed once more), never newer."""
+    and the case store's decisions (read in this session); the parts of ``previous`` (the
+    stored report) computed from what has not changed are taken from it. The case store's
+    state is read before its decisions: a decision recorded in between makes the report look
+    older than it is (recomputed once more), never newer."""
     state = case_store_state(session)
     return coverage_report(scores_dir=settings.scores_dir, store=settings.store_dir,
                            as_of=as_of, k=k, decisions=decisions_frame(session),
-                           case_store=state)
+                           case_store=state, previous=previous)
 
 
 def write(settings: Settings, report: dict[str, Any]) -> list[Path]:
@@ -100,7 +101,8 @@ def current(session: Session, settings: Settings, *, as_of: str) -> dict[str, An
     if not snapshots.exists(settings.scores_dir, as_of):
         return stored
     k = float(((stored or {}).get("deprivation") or {}).get("k") or DEFAULT_K)
-    report = compute(session, settings, as_of=as_of, k=k)
+    same = stored is not None and stored.get("version") == COVERAGE_VERSION
+    report = compute(session, settings, as_of=as_of, k=k, previous=stored if same else None)
     write(settings, report)
     return report
 
