@@ -63,30 +63,34 @@ def record_facts(store: Path | None, as_of: str, index: pd.Index) -> pd.DataFram
     v = t["verifications"]
     v = v.loc[(v["snapshot"].astype(str) == as_of).to_numpy()]
     ids = v["household_id"].astype(str)
-    out["verified_records"] = index.isin(ids.unique())
     conf = ids[(v["outcome"].astype("string") == "confirmed").fillna(False).to_numpy()]
-    out["confirmed_records"] = index.isin(conf.unique())
+    for col, found in (("verified_records", ids), ("confirmed_records", conf)):
+        pos = index.get_indexer(found.unique())  # the cost follows the visits
+        flags = np.zeros(len(index), dtype=bool)
+        flags[pos[pos >= 0]] = True
+        out[col] = flags
     return out
 
 
 def decision_facts(decisions: pd.DataFrame | None, as_of: str, index: pd.Index) -> pd.DataFrame:
     """Visited, confirmed and granted households of ``as_of`` by the case store's decisions
     on that month's referrals (the latest decision of a household counts)."""
-    out = pd.DataFrame(False, index=index, columns=["verified_decisions", "confirmed_decisions",
-                                                    "assisted_decisions", "not_confirmed"])
-    if decisions is None or decisions.empty:
-        return out
-    d = decisions.loc[(decisions["as_of"].astype(str) == as_of).to_numpy()]
-    d = d.drop_duplicates("household_id", keep="last")
-    d = d.loc[d["household_id"].astype(str).isin(index).to_numpy()]
-    ids = d["household_id"].astype(str).to_numpy()
-    confirmed = (d["outcome"].astype(str) == "confirmed").to_numpy()
-    granted = np.array([_granted(v) for v in d["programmes_granted"]], dtype=bool)
-    out["verified_decisions"] = index.isin(ids)
-    out["confirmed_decisions"] = index.isin(ids[confirmed])
-    out["assisted_decisions"] = index.isin(ids[confirmed & granted])
-    out["not_confirmed"] = index.isin(ids[~confirmed])
-    return out
+    cols = ["verified_decisions", "confirmed_decisions", "assisted_decisions", "not_confirmed"]
+    out = np.zeros((len(index), len(cols)), dtype=bool)
+    d = None if decisions is None or decisions.empty else \
+        decisions.loc[(decisions["as_of"].astype(str) == as_of).to_numpy()]
+    if d is not None and len(d):
+        d = d.drop_duplicates("household_id", keep="last")
+        # positions by the index's own hash table (built once, kept by pandas): the cost
+        # follows the decisions, not the district
+        pos = index.get_indexer(d["household_id"].astype(str))
+        d, pos = d.loc[pos >= 0], pos[pos >= 0]
+        confirmed = (d["outcome"].astype(str) == "confirmed").to_numpy()
+        granted = np.array([_granted(v) for v in d["programmes_granted"]], dtype=bool)
+        for j, rows in enumerate((pos, pos[confirmed], pos[confirmed & granted],
+                                  pos[~confirmed])):
+            out[rows, j] = True
+    return pd.DataFrame(out, index=index, columns=cols)
 
 
 def month_facts(store: Path | None, as_of: str, index: pd.Index,

@@ -100,7 +100,9 @@ SCORE_COLUMNS = ["street_code", "community_code", "band", "deprivation_poor", "p
 
 def coverage_scores(scores_dir: Path, month: str) -> pd.DataFrame:
     """The columns of a month's snapshot that coverage reads (:data:`SCORE_COLUMNS`, those
-    the snapshot has)."""
+    the snapshot has); a month without one: read_scores's one-line error naming it."""
+    if not snapshot.exists(scores_dir, month):
+        return snapshot.read_scores(scores_dir, month, columns=SCORE_COLUMNS[:1])
     names = pads.dataset(snapshot.folder(scores_dir, month) / snapshot.SCORES_FILE).schema.names
     return snapshot.read_scores(scores_dir, month,
                                 columns=[c for c in SCORE_COLUMNS if c in names])
