@@ -86,3 +86,30 @@ def test_codes_and_string_labels():
     assert text["street"].tolist() == ["S2", MISSING_GROUP, "S10"] and list(text.index) == [0, 1, 2]
     _, as_text = group_codes(text["street"])
     assert as_text == [MISSING_GROUP, "S10", "S2"]  # ordered as text
+
+
+def test_the_same_as_fairlearns_metric_frame_on_generated_groups():
+    """The engine gives what fairlearn's MetricFrame gives (groups, their order, values), on
+    generated rows with missing values, numbers and text, one column and two."""
+    from fairlearn.metrics import MetricFrame
+
+    rng = np.random.default_rng(3)
+    n = 2_000
+    y = (rng.random(n) < 0.2).astype(int)
+    sel = rng.random(n) < 0.3
+    groups = pd.DataFrame({
+        "hukou": pd.Series(rng.choice(["local", "migrant", None], n), dtype="object"),
+        "age": rng.choice([18.0, 45.0, 75.0, np.nan], n)})
+    for cols in (["hukou"], ["age"], ["hukou", "age"]):
+        ours = group_metrics(y, sel, groups[cols], {"recall": recall}).by_group
+        # MetricFrame refuses missing values: give it the labels our engine reports
+        labelled = pd.DataFrame({c: np.asarray(group_codes(groups[c])[1], dtype=object)[
+            group_codes(groups[c])[0]] for c in cols})
+        theirs = MetricFrame(metrics={"hits": lambda a, b: recall(a, b)["hits"],
+                                      "positives": lambda a, b: recall(a, b)["positives"]},
+                             y_true=y, y_pred=sel, sensitive_features=labelled).by_group
+        theirs = theirs.loc[theirs["positives"].notna()]
+        assert sorted(map(str, ours.index)) == sorted(map(str, theirs.index))
+        for key in ours.index:
+            assert ours.loc[key, "hits"] == theirs.loc[key, "hits"], (cols, key)
+            assert ours.loc[key, "positives"] == theirs.loc[key, "positives"], (cols, key)

@@ -6,8 +6,8 @@ selection-rate parity alone says nothing about who is missed.
 
 - A row is predicted positive when ``score >= threshold``, or when it is among the ``k``
   highest scores (ties broken by row order, first rows first; :func:`assist.models.metrics.top_k`).
-- Counts per group come from the per-group engine (:mod:`assist.models.groups`, on fairlearn's
-  :class:`~fairlearn.metrics.MetricFrame`); every rate is
+- Counts per group come from the per-group engine (:mod:`assist.models.groups`, fairlearn's
+  :class:`~fairlearn.metrics.MetricFrame` semantics); every rate is
   a ratio of those counts and is ``None`` ("undefined") when its denominator is zero -- never a
   division warning and never fairlearn's silent ``0.0`` (its ``zero_division`` default).
 - ``calibration_gap`` is mean score minus observed rate (``None`` when scores are not in [0, 1]).
