@@ -75,8 +75,10 @@ def test_a_new_month_in_one_command_then_nothing_to_do(district):
     _copy(root / "all", ws / "source", only=NEW)
     res = _month(ws)
     assert res.exit_code == 0, res.output
-    assert _statuses(ws) == dict.fromkeys(cycle.STAGES, cycle.DONE)
+    # the first scored month: no list of last month to audit yet
+    assert _statuses(ws) == {**dict.fromkeys(cycle.STAGES, cycle.DONE), "audit": cycle.UNCHANGED}
     record = cycle.load_record(ws, NEW)
+    assert record.stages["audit"].detail == "no list of 2026-10 to audit"
     assert "12 file(s) validated" in record.stages["ingest"].detail  # only the new month
     assert snapshot.current(ws / "scores") == NEW
     summary = snapshot.read_summary(ws / "scores", NEW)
@@ -89,7 +91,7 @@ def test_a_new_month_in_one_command_then_nothing_to_do(district):
     assert again.exit_code == 0, again.output
     assert _statuses(ws) == {"ingest": cycle.UNCHANGED, "features": cycle.UNCHANGED,
                              "decisions": cycle.UNCHANGED, "score": cycle.UNCHANGED,
-                             "load": cycle.UNCHANGED}
+                             "load": cycle.UNCHANGED, "audit": cycle.UNCHANGED}
     assert json.loads((ws / "scores" / NEW / "summary.json").read_text())["revision"] == \
         summary["revision"]
 

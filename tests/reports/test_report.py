@@ -376,6 +376,29 @@ def test_audit_as_of_store_adds_the_live_audit_to_the_months_report(district):
     assert _audit("--scores", "x.csv", "--store", env=env).exit_code == 2  # a month only
 
 
+def test_the_monthly_job_audits_last_months_list_once_its_visits_are_in(district):
+    """``assist month --as-of 2026-10`` audits 2026-09's list against the visits dated in
+    2026-10 (the same audit as ``assist audit --as-of 2026-09 --store``) and stores it in
+    2026-09's fairness report; run again with the same labels, it changes nothing."""
+    from assist.cli import month as cli_month
+    from assist.pipelines import month as cycle
+    from assist.settings import DEV_PSEUDONYM_KEY, Settings
+
+    ws, env, _ = district
+    s = Settings(env="dev", workspace=ws, pseudonym_key=DEV_PSEUDONYM_KEY)
+    for name in ("fairness.json", "fairness.html", "fairness_households.parquet"):
+        (ws / "reports" / MONTHS[0] / name).unlink(missing_ok=True)  # another test's audit
+    first = cli_month._audit(s, cycle.MonthRecord(as_of=AS_OF))
+    assert first.status == cycle.DONE and first.detail.startswith(f"{MONTHS[0]}: ")
+    stored = json.loads((ws / "reports" / MONTHS[0] / "fairness.json").read_text())
+    printed = json.loads(_audit("--as-of", MONTHS[0], "--json", env=env).stdout)
+    assert stored["audits"]["live"]["groups"] == printed["groups"]
+    assert cli_month._audit(s, cycle.MonthRecord(as_of=AS_OF)).status == cycle.UNCHANGED
+    # a month whose last month has no list: nothing to audit, the month goes on
+    early = cli_month._audit(s, cycle.MonthRecord(as_of=MONTHS[0]))
+    assert (early.status, early.detail) == (cycle.UNCHANGED, "no list of 2026-08 to audit")
+
+
 def test_case_store_decisions_label_the_month_over_the_department(district):
     from assist.pipelines.month_audit import month_table
 

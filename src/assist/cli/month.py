@@ -3,7 +3,8 @@
 ingest the month's new extracts -> build its features -> export the case store's decisions
 (what scoring carries forward) -> score it with the production model and
 ``experiments/scoring.yaml`` (the month's reports are written with it) -> load the snapshot
-into the case store. Each stage is idempotent, so the same month twice changes nothing and says
+into the case store -> audit last month's list against the visits and decisions now recorded
+for it (fairness, stored in last month's report). Each stage is idempotent, so the same month twice changes nothing and says
 so, and a killed run finishes the month when run again; what was current stays current until
 the new month is complete (the snapshot pointer moves when scoring ends, the case store when
 loading ends). The stages' record is kept in ``<workspace>/months/<YYYY-MM>.json``.
@@ -24,7 +25,7 @@ from assist.cli.common import console, load_settings, month_option, out, progres
 from assist.cli.identity import write_identity
 from assist.cli.score import score_month
 from assist.cli.serving import case_store_session, load_current
-from assist.errors import AssistError
+from assist.errors import AssistError, InputError
 from assist.experiments.tracking import MODEL_NAME
 from assist.pipelines import month as cycle
 from assist.pipelines.month import DONE, FAILED, UNCHANGED, MonthRecord, StageResult
@@ -101,10 +102,41 @@ def _load(s: Settings, record: MonthRecord) -> StageResult:
                        f"{'loaded' if new else 'already loaded'}: {said}")
 
 
+def _audit(s: Settings, record: MonthRecord) -> StageResult:
+    """The fairness of last month's list, now that its visits are in: its snapshot against
+    the verification visits dated this month and the case store's decisions on its referrals,
+    stored as audit "live" in last month's fairness report (unchanged when the labels are)."""
+    import json
+
+    from assist.cli.reports import live_audit
+    from assist.pipelines.previous import previous_month
+    from assist.reports.audit import MIN_POSITIVES, audit_payload, store_live
+    from assist.reports.report import report_folder
+    from assist.storage import snapshot
+
+    last = previous_month(record.as_of)
+    if not snapshot.exists(s.workspace / "scores", last):
+        return StageResult(UNCHANGED, f"no list of {last} to audit")
+    try:
+        result, _ = live_audit(s, last)
+    except InputError as exc:  # no label yet: nothing to judge, the month goes on
+        return StageResult(UNCHANGED, f"{last} not audited: {exc}")
+    payload = audit_payload(result, min_positives=MIN_POSITIVES)
+    path = report_folder(s.workspace, last) / "fairness.json"
+    stored = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    said = (f"{last}: {result.n:,} labelled households, "
+            f"{len(payload['findings']['harmful'])} harmful finding(s)")
+    if (stored.get("audits") or {}).get("live", {}).get("groups") == payload["groups"]:
+        return StageResult(UNCHANGED, f"{said} (as stored)")
+    store_live(s.workspace, last, payload, rows=result.rows)
+    return StageResult(DONE, f"{said} -> {path}")
+
+
 def month_stages(*, model: str, config: Path | None) -> dict[str, Stage]:
     """The month's stages in order (see the module docstring)."""
     return {"ingest": _ingest, "features": _features, "decisions": _decisions,
-            "score": lambda s, r: _score(s, r, model=model, config=config), "load": _load}
+            "score": lambda s, r: _score(s, r, model=model, config=config), "load": _load,
+            "audit": _audit}
 
 
 def run_month(s: Settings, as_of: str, stages: dict[str, Stage]) -> MonthRecord:
@@ -154,7 +186,8 @@ def month(
     config: Annotated[Path | None, typer.Option(
         help="Scoring config (default: experiments/scoring.yaml).")] = None,
 ) -> None:
-    """The monthly cycle: ingest what is new, features, decisions, score, load the case store."""
+    """The monthly cycle: ingest what is new, features, decisions, score, load the case store,
+    audit last month's list."""
     s = load_settings()
     record = run_month(s, as_of, month_stages(model=model, config=config))
     show(record)

@@ -16,6 +16,7 @@ from assist.errors import InputError
 
 if TYPE_CHECKING:
     from assist.models.fairness import AuditResult
+    from assist.settings import Settings
 
 app = typer.Typer()
 
@@ -121,7 +122,7 @@ def _audit_result(*, scores: Path | None, as_of: str | None, score_col: str | No
                   label_col: str | None, groups: list[str] | None, selection: str,
                   drop_unlabelled: bool, options: dict[str, Any]) -> tuple[AuditResult, str]:
     """The audit of ``--scores`` (a file) or of ``--as-of`` (a month's snapshot and labels)."""
-    from assist.reports.audit import audit_frame, run_audit
+    from assist.reports.audit import run_audit
 
     if (scores is None) == (as_of is None):
         raise InputError("give either --scores FILE or --as-of MONTH")
@@ -135,27 +136,33 @@ def _audit_result(*, scores: Path | None, as_of: str | None, score_col: str | No
     if label_col is not None:
         raise InputError("--label-col is not used with --as-of: the labels are those recorded "
                          "for the month")
-    table = _month_table(as_of, selection)
-    rule_given = any(options[k] is not None for k in ("threshold", "top_k", "top_pct"))
+    return live_audit(load_settings(), as_of, selection=selection, score_col=score_col,
+                      groups=groups, options=options)
+
+
+def live_audit(s: Settings, as_of: str, *, selection: str = "candidate",
+               score_col: str | None = None, groups: list[str] | None = None,
+               options: dict[str, Any] | None = None) -> tuple[AuditResult, str]:
+    """The audit of month ``as_of``'s list against the labels recorded for it (verification
+    visits of the next month, the case store's decisions on its referrals): ``assist audit
+    --as-of`` and the monthly job's audit stage."""
+    from assist.cli.admin import case_store_session
+    from assist.pipelines.month_audit import month_table
+    from assist.reports.audit import audit_frame
+    from assist.serving.services.decisions import decisions_as_labels
+
+    options = options or {}
+    with case_store_session(s) as session:
+        decisions = decisions_as_labels(session)
+    table = month_table(scores_dir=s.workspace / "scores", store=s.store_dir, as_of=as_of,
+                        casebook=decisions, selection=selection)
+    rule_given = any(options.get(k) is not None for k in ("threshold", "top_k", "top_pct"))
     source = (f"snapshot {as_of} · labels: {table.counts['verification']:,} verification "
               f"visits, {table.counts['casebook']:,} case-store decisions")
     return audit_frame(table.frame, source=source, score_col=score_col or "probability",
                        label_col="label", groups=groups or list(table.groups),
                        selected_col=None if rule_given else selection, drop_unlabelled=True,
                        **options), source
-
-
-def _month_table(as_of: str, selection: str) -> Any:  # noqa: ANN401 - a MonthTable
-    """Month ``as_of``'s snapshot with its labels (the case store's decisions read here)."""
-    from assist.cli.admin import case_store_session
-    from assist.pipelines.month_audit import month_table
-    from assist.serving.services.decisions import decisions_as_labels
-
-    s = load_settings()
-    with case_store_session(s) as session:
-        decisions = decisions_as_labels(session)
-    return month_table(scores_dir=s.workspace / "scores", store=s.store_dir, as_of=as_of,
-                       casebook=decisions, selection=selection)
 
 @report_app.command("coverage")
 @user_errors

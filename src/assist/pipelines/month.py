@@ -20,7 +20,7 @@ from assist.storage.atomic import write_json
 
 MONTHS_DIR = "months"
 #: the stages of a month, in order
-STAGES = ("ingest", "features", "decisions", "score", "load")
+STAGES = ("ingest", "features", "decisions", "score", "load", "audit")
 DONE, UNCHANGED, FAILED = "done", "unchanged", "failed"
 
 
