@@ -16,17 +16,17 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from assist.features import CATALOG, build
+from assist.features import CATALOG
 from assist.features.schemas import TABLE_ORDER, TABLES
 from assist.ingest.run import ingest
 from assist.models.need import NeedModel
-from assist.pipelines.dataset import TRUTH_FILE, true_need
-from assist.pipelines.featurize import build_features, load_for_features
+from assist.pipelines.featurize import build_features
 from assist.pipelines.score import ScoringConfig, StreetEntry, config_digest, load_scoring_config, run_scoring
 from assist.settings import DEV_PSEUDONYM_KEY
 from assist.simulate import simulate
 from assist.storage import store as st
 from assist.storage.buckets import HASH_NAME, bucket_of, count_for, xxhash64
+from tests.serving.generated_district import fitted_on
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,10 +57,7 @@ def stores(tmp_path_factory) -> tuple[Path, Path, Path]:
     ingest(source=ws / "source", out=ws / "one", key=DEV_PSEUDONYM_KEY, horizon="2026-12")
     ingest(source=ws / "source", out=ws / "five", key=DEV_PSEUDONYM_KEY, horizon="2026-12",
            buckets=BUCKETS)
-    X = build(load_for_features(ws / "one", "2026-08"), "2026-08")  # noqa: N806
-    y = true_need(ws / "truth" / TRUTH_FILE, key=DEV_PSEUDONYM_KEY, month="2026-08")
-    model = NeedModel(num_threads=1, n_estimators=30, min_child_samples=10).fit(
-        X, y.reindex(X.index).fillna(0.0), X_cal=X, y_cal=y.reindex(X.index).fillna(0.0))
+    model = fitted_on(ws / "one", ws / "truth", "2026-08", n_estimators=30)
     return ws, ws / "one", model.save(ws / "need_model.json")
 
 

@@ -52,6 +52,16 @@ class Month:
 
 
 @cache
+def fitted_on(store: Path, truth: Path, month: str, *, n_estimators: int = 40) -> NeedModel:
+    """A small need model fitted (and calibrated) on one month's hidden need of a simulated
+    district's store (``truth``: the simulator's truth folder)."""
+    X = build(load_for_features(store, month), month)  # noqa: N806
+    y = true_need(truth / TRUTH_FILE, key=DEV_PSEUDONYM_KEY, month=month)
+    y = y.reindex(X.index).fillna(0.0)
+    return NeedModel(num_threads=1, n_estimators=n_estimators, min_child_samples=10).fit(
+        X, y, X_cal=X, y_cal=y)
+
+
 def generated_months() -> tuple[Month, Month]:
     """The previous and the current month of the simulated district (built once)."""
     ws = Path(tempfile.mkdtemp(prefix="assist-generated-"))
@@ -59,12 +69,7 @@ def generated_months() -> tuple[Month, Month]:
         simulate(households=2400, months=3, seed=5, end_month=CURRENT, out=ws / "source",
                  truth_out=ws / "truth")
         ingest(source=ws / "source", out=ws / "store", key=DEV_PSEUDONYM_KEY)
-        first = "2026-08"
-        X = build(load_for_features(ws / "store", first), first)  # noqa: N806
-        y = true_need(ws / "truth" / TRUTH_FILE, key=DEV_PSEUDONYM_KEY, month=first)
-        y = y.reindex(X.index).fillna(0.0)
-        model = NeedModel(num_threads=1, n_estimators=40, min_child_samples=10).fit(
-            X, y, X_cal=X, y_cal=y)
+        model = fitted_on(ws / "store", ws / "truth", "2026-08")
         cfg = load_scoring_config(ROOT / "experiments" / "scoring.yaml")
         cfg = cfg.model_copy(update={"allocation": cfg.allocation.model_copy(update={
             "streets": {"default": StreetEntry(visits=VISITS_PER_STREET, floor=1)}})})

@@ -17,11 +17,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from assist.cli.app import app as assist_app
-from assist.features import CATALOG, build
+from assist.features import CATALOG
 from assist.ingest.run import ingest
 from assist.models.need import NeedModel
-from assist.pipelines.dataset import TRUTH_FILE, true_need
-from assist.pipelines.featurize import load_for_features
 from assist.pipelines.score import StreetEntry, config_digest, load_scoring_config, run_scoring
 from assist.serving.app import create_app
 from assist.serving.db import make_engine, session_factory, upgrade
@@ -31,6 +29,7 @@ from assist.settings import DEV_PSEUDONYM_KEY, Settings
 from assist.simulate import simulate
 from assist.storage.casebook import DECISIONS_FILE, read_decisions
 from assist.storage.snapshot import read_snapshot
+from tests.serving.generated_district import fitted_on
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,10 +78,7 @@ def test_decisions_recorded_through_the_api_decide_next_months_list(tmp_path):
     simulate(households=1500, months=3, seed=5, end_month=SECOND, out=ws / "source",
              truth_out=ws / "truth")
     ingest(source=ws / "source", out=ws / "store", key=DEV_PSEUDONYM_KEY)
-    X = build(load_for_features(ws / "store", "2026-08"), "2026-08")  # noqa: N806
-    y = true_need(ws / "truth" / TRUTH_FILE, key=DEV_PSEUDONYM_KEY, month="2026-08")
-    model = NeedModel(num_threads=1, n_estimators=40, min_child_samples=10).fit(
-        X, y.reindex(X.index).fillna(0.0), X_cal=X, y_cal=y.reindex(X.index).fillna(0.0))
+    model = fitted_on(ws / "store", ws / "truth", "2026-08")
     first = _score(ws, model, FIRST, decisions=None)
     assert first.summary["carry_forward"]["decisions"].startswith("none")
 

@@ -20,13 +20,10 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from assist.cli.app import app as cli
-from assist.features import CATALOG, build
+from assist.features import CATALOG
 from assist.features.codes import STREETS
 from assist.ingest.run import ingest
 from assist.models.matching import receiving
-from assist.models.need import NeedModel
-from assist.pipelines.dataset import TRUTH_FILE, true_need
-from assist.pipelines.featurize import load_for_features
 from assist.pipelines.score import StreetEntry, config_digest, load_scoring_config, run_scoring
 from assist.reports.coverage_view import count_columns
 from assist.serving.app import create_app
@@ -38,7 +35,7 @@ from assist.settings import DEV_PSEUDONYM_KEY, Settings
 from assist.simulate import simulate
 from assist.storage.snapshot import read_snapshot
 from assist.storage.store import load_tables
-from tests.serving.generated_district import ROOT, signed_in, token
+from tests.serving.generated_district import ROOT, fitted_on, signed_in, token
 from tests.serving.test_pages_reports import _row
 
 AS_OF = "2026-10"
@@ -54,10 +51,7 @@ def district(tmp_path_factory):
     simulate(households=1200, months=2, seed=11, end_month=AS_OF, out=ws / "source",
              truth_out=ws / "truth")
     ingest(source=ws / "source", out=ws / "store", key=DEV_PSEUDONYM_KEY)
-    X = build(load_for_features(ws / "store", "2026-09"), "2026-09")  # noqa: N806
-    y = true_need(ws / "truth" / TRUTH_FILE, key=DEV_PSEUDONYM_KEY, month="2026-09")
-    model = NeedModel(num_threads=1, n_estimators=30, min_child_samples=10).fit(
-        X, y.reindex(X.index).fillna(0.0), X_cal=X, y_cal=y.reindex(X.index).fillna(0.0))
+    model = fitted_on(ws / "store", ws / "truth", "2026-09", n_estimators=30)
     cfg = load_scoring_config(ROOT / "experiments" / "scoring.yaml")
     cfg = cfg.model_copy(update={"allocation": cfg.allocation.model_copy(update={
         "streets": {"default": StreetEntry(visits=12, floor=1)}})})

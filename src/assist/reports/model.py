@@ -79,10 +79,9 @@ def fairness_report(predictions: pd.DataFrame, *, groups: Sequence[str], share: 
     return payload, fairness_html(payload)
 
 
-def model_fairness(uri: str, model_version: str, *,
-                   as_of: str) -> tuple[dict[str, Any], str] | None:
-    """The fairness report logged with the run of a registered model version
-    (``name/version``), labelled with the scored month; None when it cannot be found."""
+def _model_run(uri: str, model_version: str) -> tuple[Any, str] | None:
+    """The tracking client and the run id of a registered model version (``name/version``);
+    None when it is not a registered version or cannot be found."""
     from assist.errors import InputError
     from assist.experiments import registry, tracking
 
@@ -91,9 +90,21 @@ def model_fairness(uri: str, model_version: str, *,
         return None
     c = tracking.client(uri)
     try:
-        run_id = registry.version_info(c, name, version, with_report=False).run_id
+        return c, registry.version_info(c, name, version, with_report=False).run_id
     except InputError:
         return None
+
+
+def model_fairness(uri: str, model_version: str, *,
+                   as_of: str) -> tuple[dict[str, Any], str] | None:
+    """The fairness report logged with the run of a registered model version
+    (``name/version``), labelled with the scored month; None when it cannot be found."""
+    from assist.experiments import registry
+
+    found = _model_run(uri, model_version)
+    if found is None:
+        return None
+    c, run_id = found
     payload = registry.run_json(c, run_id, FAIRNESS_ARTIFACTS[0])
     if payload is None:
         return None
@@ -109,18 +120,12 @@ def model_heldout(uri: str, model_version: str) -> pd.DataFrame | None:
 
     from mlflow.exceptions import MlflowException
 
-    from assist.errors import InputError
-    from assist.experiments import registry, tracking
     from assist.reports.fairness_households import heldout_rows
 
-    name, _, version = model_version.rpartition("/")
-    if not name or not version:
+    found = _model_run(uri, model_version)
+    if found is None:
         return None
-    c = tracking.client(uri)
-    try:
-        run_id = registry.version_info(c, name, version, with_report=False).run_id
-    except InputError:
-        return None
+    c, run_id = found
     with tempfile.TemporaryDirectory() as tmp:
         try:
             predictions = pd.read_parquet(c.download_artifacts(run_id, PREDICTIONS_FILE, tmp))
