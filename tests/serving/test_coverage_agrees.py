@@ -210,6 +210,13 @@ def test_every_count_opens_its_households_scoped_by_role(district):
     ds = signed_in(app, "ds", PASSWORD).get("/coverage/households?measure=high_band").text
     assert "/households/" not in ds and re.search(r"<code>h[0-9a-f]+</code>", ds)  # pseudonyms
     assert mgr.get("/coverage/households?measure=nope").status_code == 404
+    # a long list is paged (100 a page): page 2 holds the next households, none twice
+    first = mgr.get("/coverage/households?measure=households").text
+    assert 'href="/coverage/households?as_of=2026-10&amp;measure=households&amp;page=2"' in first
+    second = mgr.get("/coverage/households?measure=households&page=2").text
+    assert 'page=1"' in second and "Previous page" in second
+    ids = [re.findall(r'<a href="/households/([^"]+)"', x) for x in (first, second)]
+    assert len(ids[0]) == 100 and ids[1] and not set(ids[0]) & set(ids[1])
 
     ew = mgr.get("/early-warning").text  # early warnings open the flagged households
     assert "/referrals?street=" in ew and "flag=" in ew

@@ -211,7 +211,7 @@ def coverage(
     _show_rows(out, f"coverage {as_of} by street", rep["streets"],
                ["street_code", "households", "high_band", "index_poor", "expected_in_need",
                 "referred", "verified", "verified_decisions", "confirmed", "assisted",
-                NEED_BASIS[population][2]])
+                NEED_BASIS[population].gap])
     out.print("probabilities calibrated for the whole district: need and gap by the model"
               if population else "probabilities calibrated on visited households (they "
               "overstate need): need and gap by the deprivation index")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,14 +21,21 @@ from assist.reports.i18n import N_, Translator
 #: the gap, is the model's or the index's by the probabilities' basis (:func:`need_basis`)
 COVERAGE_COUNTS = ("households", "high_band", "index_poor", "referred", "allocated", "verified",
                    "confirmed", "assisted", "gap_model")
-#: what "in need" and "gap" mean by the basis of the model's probabilities: (need column,
-#: its heading, gap column, its heading, gap rate column). Probabilities calibrated on visited
-#: households overstate need (the visited were chosen because they looked in need): the
-#: high band then only ranks, and need and gap are the deprivation index's.
-NEED_BASIS: dict[bool, tuple[str, str, str, str, str]] = {
-    True: ("high_band", N_("In need (high band)"), "gap_model", N_("Gap"), "gap_model_rate"),
-    False: ("index_poor", N_("Poor by the index"), "gap_index", N_("Gap (index)"),
-            "gap_index_rate"),
+#: what "in need" and "gap" mean by the basis of the model's probabilities (True: calibrated
+#: for the whole district). Probabilities calibrated on visited households overstate need
+#: (the visited were chosen because they looked in need): the high band then only ranks,
+#: and need and gap are the deprivation index's.
+@dataclass(frozen=True)
+class NeedBasis:
+    need: str  #: the column counting need
+    need_label: str
+    gap: str  #: the column counting the gap (its heading: MEASURES)
+    gap_rate: str
+
+
+NEED_BASIS: dict[bool, NeedBasis] = {
+    True: NeedBasis("high_band", N_("In need (high band)"), "gap_model", "gap_model_rate"),
+    False: NeedBasis("index_poor", N_("Poor by the index"), "gap_index", "gap_index_rate"),
 }
 #: the high band's heading by the basis (population: in need; visited: a ranking only)
 HIGH_BAND = {True: N_("In need (high band)"), False: N_("High band (ranking only)")}
@@ -126,15 +134,14 @@ def drill(as_of: Any, measure: str, **where: str | None) -> str:  # noqa: ANN401
 def count_columns(population: bool) -> tuple[str, ...]:
     """The coverage table's count columns: :data:`COVERAGE_COUNTS` with the gap of
     :data:`NEED_BASIS`."""
-    return (*COVERAGE_COUNTS[:-1], NEED_BASIS[population][2])
+    return (*COVERAGE_COUNTS[:-1], NEED_BASIS[population].gap)
 
 
 def coverage_headings(population: bool, t: Translator) -> list[str]:
     """The headings of the coverage table's columns after the place (counts, gap rate,
     expected need), by the probabilities' basis."""
-    heads = [MEASURES[c] for c in count_columns(population)]
-    heads[1] = HIGH_BAND[population]
-    heads[-1] = NEED_BASIS[population][3]
+    named = {"high_band": HIGH_BAND[population]}  # the gap's own name is in MEASURES
+    heads = [named.get(c, MEASURES[c]) for c in count_columns(population)]
     rate = N_("Gap rate") if population else N_("Gap rate (index)")
     return [t.gettext(h) for h in (*heads, rate, N_("Expected in need"))]
 
@@ -145,7 +152,7 @@ def _coverage_row(r: Mapping[str, Any], t: Translator, as_of: Any, population: b
     expected need, formatted (the gap: the model's or the index's, :data:`NEED_BASIS`)."""
     expected = r.get("expected_in_need")
     cols = count_columns(population)
-    rate = r.get(NEED_BASIS[population][4])
+    rate = r.get(NEED_BASIS[population].gap_rate)
     return {"counts": [t.number(r.get(c) or 0) for c in cols],
             "links": [drill(as_of, c, **where) for c in cols],
             "expected": t.number(expected) if expected is not None else "—",
@@ -174,7 +181,7 @@ def coverage_view(report: Mapping[str, Any], t: Translator) -> dict[str, Any]:
         else:
             row["name"] = t.street(code)
             rows.append(row)
-    need, need_label = NEED_BASIS[population][:2]
+    need, need_label = NEED_BASIS[population].need, NEED_BASIS[population].need_label
     chart = charts.grouped(
         [(r["name"], (r["raw"].get(need) or 0, r["raw"].get("referred") or 0,
                       r["raw"].get("assisted") or 0)) for r in rows],
